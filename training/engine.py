@@ -1,0 +1,243 @@
+"""The training engine: a generator of plain records, stoppable between any two batches.
+
+It never prints and never draws; the CLI prints the records, the page charts them.
+"""
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rnn_model import ModelConfig, RowClassifier
+from training.augment import random_affine
+from training.data import DigitSet
+
+OPTIMIZERS = ("adam", "sgd")
+
+# Bounds on one run, shown beside the controls, so a single visitor cannot exhaust the server.
+MAX_BATCH_SIZE = 1024
+MAX_EPOCHS = 200
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    optimizer: str = "adam"  # "adam" or "sgd" (with momentum 0.9)
+    learning_rate: float = 2e-3  # step size of the optimizer
+    batch_size: int = 64  # digits per gradient step
+    epochs: int = 5  # passes over the training digits
+    seed: int = 0  # fixes initial weights, shuffling and augmentation
+    grad_clip: float = 1.0  # largest allowed global norm of the gradient
+    augment: bool = False  # randomly rotate, scale and shift each training digit
+    cosine_schedule: bool = False  # decay the learning rate to zero along a cosine
+    record_every: int = 10  # batches between two progress records
+
+    def __post_init__(self):
+        problems = []
+        if self.optimizer not in OPTIMIZERS:
+            problems.append(f"optimizer must be adam or sgd, not {self.optimizer!r}")
+        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate <= 10):
+            problems.append("learning_rate must be above 0 and at most 10")
+        if not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            problems.append(f"batch_size must be between 1 and {MAX_BATCH_SIZE}")
+        if not 1 <= self.epochs <= MAX_EPOCHS:
+            problems.append(f"epochs must be between 1 and {MAX_EPOCHS}")
+        if not self.grad_clip > 0:
+            problems.append("grad_clip must be above 0")
+        if self.record_every < 1:
+            problems.append("record_every must be at least 1")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+@dataclass
+class Record:
+    """One moment of a run. kind: start, progress, eval, stopped, diverged or end."""
+
+    kind: str
+    step: int  # gradient steps taken so far
+    total_steps: int  # steps the whole run will take
+    epoch: float  # fractional epochs done
+    samples_seen: int
+    loss: float | None = None  # mean training loss since the previous record
+    train_accuracy: float | None = None  # training accuracy since the previous record
+    val_accuracy: float | None = None  # measured on the validation digits, eval and end only
+    learning_rate: float | None = None
+    samples_per_second: float | None = None  # training throughput since the start
+    elapsed_s: float = 0.0
+    message: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+_INIT_LOCK = threading.Lock()
+
+
+def new_model(config: ModelConfig, seed: int) -> RowClassifier:
+    """A model with initial weights drawn from `seed`, whatever other threads are doing."""
+    with _INIT_LOCK:
+        torch.manual_seed(seed)
+        return RowClassifier(config)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=0.9)
+    return torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+
+
+@torch.no_grad()
+def predict(model: RowClassifier, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Predicted class of each image (N, 28, 28) uint8 -> (N,) int64."""
+    was_training = model.training
+    model.eval()
+    out = [model(chunk.float() / 255).argmax(1) for chunk in images.split(batch_size)]
+    model.train(was_training)
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+
+def accuracy(model: RowClassifier, digits: DigitSet) -> float:
+    if len(digits) == 0:
+        return float("nan")
+    return (predict(model, digits.images) == digits.labels).float().mean().item()
+
+
+def train(
+    model: RowClassifier,
+    train_set: DigitSet,
+    val_set: DigitSet,
+    config: TrainConfig,
+    stop: threading.Event | None = None,
+) -> Iterator[Record]:
+    """Train in place, yielding records. Setting `stop` ends the run after the current batch.
+
+    A non-finite loss or gradient ends the run with a 'diverged' record, and the model is left
+    with the last weights that gave a finite loss.
+    """
+    if len(train_set) == 0:
+        raise ValueError("there are no training digits")
+    generator = torch.Generator().manual_seed(config.seed)
+    optimizer = make_optimizer(model, config)
+    steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    schedule = _cosine(optimizer, total_steps) if config.cosine_schedule else None
+    images = train_set.images.float() / 255  # (N, 28, 28), converted once
+    last_good = [p.detach().clone() for p in model.parameters()]
+
+    state = _RunState(total_steps, steps_per_epoch, start=time.perf_counter())
+    yield state.record(
+        "start", optimizer, message=f"{total_steps} steps on {len(train_set):,} digits"
+    )
+    model.train()
+    for epoch in range(config.epochs):
+        order = torch.randperm(len(train_set), generator=generator)
+        for batch_index in order.split(config.batch_size):
+            if stop is not None and stop.is_set():
+                yield state.finish("stopped", model, val_set, optimizer, "Stopped by request.")
+                return
+            x, y = images[batch_index], train_set.labels[batch_index]
+            if config.augment:
+                x = random_affine(x, generator)
+            problem = _train_step(model, optimizer, x, y, config, state, last_good)
+            if problem:
+                _restore(model, last_good)
+                yield state.finish("diverged", model, val_set, optimizer, problem)
+                return
+            if schedule is not None:
+                schedule.step()
+            if state.step % config.record_every == 0 and state.step < total_steps:
+                yield state.record("progress", optimizer)
+        if epoch < config.epochs - 1:
+            yield state.evaluate(model, val_set, optimizer)
+    yield state.finish("end", model, val_set, optimizer, "Training finished.")
+
+
+def _train_step(model, optimizer, x, y, config, state, last_good) -> str:
+    """One gradient step; returns a message when the run has diverged, else ''."""
+    logits = model(x)  # (B, C)
+    loss = F.cross_entropy(logits, y)
+    if not torch.isfinite(loss):
+        return (
+            f"The loss became {loss.item()} at step {state.step + 1}: training diverged. "
+            "The weights from the last good step are kept. Try a smaller learning rate."
+        )
+    # These weights gave a finite loss: remember them before the step changes them.
+    for saved, p in zip(last_good, model.parameters(), strict=True):
+        saved.copy_(p.detach())
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    if not torch.isfinite(norm):
+        return (
+            f"The gradient became infinite at step {state.step + 1}: training diverged. "
+            "The weights from the last good step are kept. Try a smaller learning rate."
+        )
+    optimizer.step()
+    state.add_batch(loss.item(), (logits.argmax(1) == y).sum().item(), len(y))
+    return ""
+
+
+def _restore(model: nn.Module, saved: list[torch.Tensor]) -> None:
+    with torch.no_grad():
+        for p, s in zip(model.parameters(), saved, strict=True):
+            p.copy_(s)
+
+
+def _cosine(optimizer, total_steps):
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total_steps) / total_steps))
+    )
+
+
+@dataclass
+class _RunState:
+    """Counters of a run, and the running sums behind the next record."""
+
+    total_steps: int
+    steps_per_epoch: int
+    start: float
+    step: int = 0
+    samples_seen: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    count: int = 0
+
+    def add_batch(self, loss: float, correct: int, count: int) -> None:
+        self.step += 1
+        self.samples_seen += count
+        self.loss_sum += loss * count
+        self.correct += correct
+        self.count += count
+
+    def record(self, kind, optimizer, **extra) -> Record:
+        elapsed = time.perf_counter() - self.start
+        record = Record(
+            kind=kind,
+            step=self.step,
+            total_steps=self.total_steps,
+            epoch=self.step / self.steps_per_epoch,
+            samples_seen=self.samples_seen,
+            loss=self.loss_sum / self.count if self.count else None,
+            train_accuracy=self.correct / self.count if self.count else None,
+            learning_rate=optimizer.param_groups[0]["lr"],
+            samples_per_second=self.samples_seen / elapsed if elapsed > 0 else None,
+            elapsed_s=elapsed,
+            **extra,
+        )
+        self.loss_sum, self.correct, self.count = 0.0, 0, 0
+        return record
+
+    def evaluate(self, model, val_set, optimizer) -> Record:
+        val = accuracy(model, val_set)
+        model.train()
+        return self.record("eval", optimizer, val_accuracy=val)
+
+    def finish(self, kind, model, val_set, optimizer, message) -> Record:
+        val = accuracy(model, val_set)
+        model.eval()
+        return self.record(kind, optimizer, val_accuracy=val, message=message)
