@@ -33,7 +33,7 @@ class DigitSet:
         return len(self.labels)
 
     def subset(self, index, name: str | None = None) -> "DigitSet":
-        index = torch.as_tensor(index)
+        index = torch.as_tensor(index, dtype=torch.long)
         return DigitSet(self.images[index], self.labels[index], name or self.name)
 
     def class_counts(self) -> list[int]:

@@ -19,6 +19,10 @@ from training.data import DigitSet
 
 OPTIMIZERS = ("adam", "sgd")
 
+# A loss this far above chance (ln 10 = 2.3) only comes from weights that have blown up; waiting
+# for it to reach infinity would just waste the run.
+DIVERGED_LOSS = 50.0
+
 # Bounds on one run, shown beside the controls, so a single visitor cannot exhaust the server.
 MAX_BATCH_SIZE = 1024
 MAX_EPOCHS = 200
@@ -26,7 +30,7 @@ MAX_EPOCHS = 200
 
 @dataclass(frozen=True)
 class TrainConfig:
-    optimizer: str = "adam"  # "adam" or "sgd" (with momentum 0.9)
+    optimizer: str = "adam"  # "adam" or "sgd" (plain, without momentum)
     learning_rate: float = 2e-3  # step size of the optimizer
     batch_size: int = 64  # digits per gradient step
     epochs: int = 5  # passes over the training digits
@@ -87,7 +91,7 @@ def new_model(config: ModelConfig, seed: int) -> RowClassifier:
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=config.learning_rate, momentum=0.9)
+        return torch.optim.SGD(model.parameters(), lr=config.learning_rate)
     return torch.optim.Adam(model.parameters(), lr=config.learning_rate)
 
 
@@ -116,7 +120,7 @@ def train(
 ) -> Iterator[Record]:
     """Train in place, yielding records. Setting `stop` ends the run after the current batch.
 
-    A non-finite loss or gradient ends the run with a 'diverged' record, and the model is left
+    A non-finite or exploded loss, or a non-finite gradient, ends the run with a 'diverged' record, and the model is left
     with the last weights that gave a finite loss.
     """
     if len(train_set) == 0:
@@ -161,9 +165,10 @@ def _train_step(model, optimizer, x, y, config, state, last_good) -> str:
     """One gradient step; returns a message when the run has diverged, else ''."""
     logits = model(x)  # (B, C)
     loss = F.cross_entropy(logits, y)
-    if not torch.isfinite(loss):
+    if not torch.isfinite(loss) or loss.item() > DIVERGED_LOSS:
         return (
-            f"The loss became {loss.item()} at step {state.step + 1}: training diverged. "
+            f"The loss became {loss.item():.3g} at step {state.step + 1} (random guessing "
+            "gives 2.3): training diverged. "
             "The weights from the last good step are kept. Try a smaller learning rate."
         )
     # These weights gave a finite loss: remember them before the step changes them.
