@@ -1,0 +1,1 @@
+"""The app's pages, their shared state and their figures."""

@@ -1,0 +1,343 @@
+"""Plotly figures for both pages, built from plain numpy arrays.
+
+No Streamlit here, so every figure can be unit-tested and timed on its own. Steps are
+counted from 1 (the first row read) on every axis, so the input image, the state heatmap
+and the probability lines line up row for row.
+"""
+
+import numpy as np
+import plotly.graph_objects as go
+
+SEQ_LEN = 28  # steps per digit, one row (or column) each
+NUM_CLASSES = 10
+
+# One colour per digit, the same in every chart; one accent for "the step we are at".
+CLASS_COLOURS = (
+    "#4E79A7",  # 0
+    "#F28E2B",  # 1
+    "#E15759",  # 2
+    "#76B7B2",  # 3
+    "#59A14F",  # 4
+    "#B8860B",  # 5
+    "#B07AA1",  # 6
+    "#FF9DA7",  # 7
+    "#9C755F",  # 8
+    "#6C757D",  # 9
+)
+ACCENT = "#FFB000"  # amber: visible on the black digit and on the white page
+LINE = "#1F3A5F"  # training curves
+VAL_LINE = "#E8590C"  # validation points
+
+FONT_SIZE = 15  # readable on a projector
+TITLE_SIZE = 18
+MAX_UNITS_SHOWN = 256  # a wider heatmap is slow to send and unreadable anyway
+
+
+def _style(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left"},
+        font={"size": FONT_SIZE},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 48, "b": 10},
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+    )
+    return fig
+
+
+def _step_axis(fig: go.Figure, title: str = "step (row read)", reversed_: bool = True) -> None:
+    """The y axis of step-by-row pictures: step 1 at the top, like the image."""
+    fig.update_yaxes(
+        title_text=title,
+        range=[SEQ_LEN + 0.5, 0.5] if reversed_ else [0.5, SEQ_LEN + 0.5],
+        tickvals=[1, 7, 14, 21, 28],
+        showgrid=False,
+        zeroline=False,
+    )
+
+
+# -- playground ---------------------------------------------------------------------------
+
+
+def current_cell(step: int, reading_order: str = "rows") -> tuple[str, int]:
+    """Which row or column of the image is read at `step` (1-based): ("row" | "column", index)."""
+    if reading_order == "columns":
+        return "column", step
+    if reading_order == "rows_reversed":
+        return "row", SEQ_LEN + 1 - step
+    return "row", step
+
+
+def input_figure(image: np.ndarray, step: int, reading_order: str = "rows") -> go.Figure:
+    """The 28x28 input in grey, with the row read at `step` outlined in the accent colour."""
+    image = np.asarray(image, dtype=np.float32)  # (28, 28) in [0, 1]
+    index = np.arange(1, SEQ_LEN + 1)
+    fig = go.Figure(
+        go.Heatmap(
+            z=image,
+            x=index,
+            y=index,
+            colorscale="gray",
+            zmin=0.0,
+            zmax=1.0,
+            showscale=False,
+            hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>",
+        )
+    )
+    kind, at = current_cell(step, reading_order)
+    if kind == "row":
+        box = {"x0": 0.5, "x1": SEQ_LEN + 0.5, "y0": at - 0.5, "y1": at + 0.5}
+    else:
+        box = {"x0": at - 0.5, "x1": at + 0.5, "y0": 0.5, "y1": SEQ_LEN + 0.5}
+    fig.add_shape(
+        type="rect",
+        **box,
+        line={"color": ACCENT, "width": 3},
+        fillcolor=ACCENT,
+        opacity=0.45,
+        name="current step",
+    )
+    _step_axis(fig, title="row")
+    fig.update_xaxes(
+        title_text="column",
+        range=[0.5, SEQ_LEN + 0.5],
+        tickvals=[1, 7, 14, 21, 28],
+        showgrid=False,
+        zeroline=False,
+        scaleanchor="y",
+        constrain="domain",
+    )
+    return _style(fig, f"What the network reads: {kind} {at} at step {step}", height=400)
+
+
+def state_heatmap(states: np.ndarray, step: int, label: str = "hidden state h_t") -> go.Figure:
+    """Steps x units of a state, with the steps not yet read left blank (NaN).
+
+    Values share one symmetric colour range over the whole reading, so colours do not
+    change meaning as more steps are revealed.
+    """
+    states = np.asarray(states, dtype=np.float32)  # (T, H)
+    units = min(states.shape[1], MAX_UNITS_SHOWN)
+    z = states[:, :units].copy()  # (T, units)
+    z[step:] = np.nan
+
+    # tanh states live in [-1, 1]; LSTM cell states and ReLU states can go further
+    limit = max(1.0, float(np.abs(states[:, :units]).max(initial=0.0)))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=np.arange(1, units + 1),
+            y=np.arange(1, states.shape[0] + 1),
+            colorscale="RdBu_r",
+            zmin=-limit,
+            zmax=limit,
+            zmid=0.0,
+            colorbar={"thickness": 12, "len": 0.8},
+            hovertemplate="step %{y}, unit %{x}: %{z:.2f}<extra></extra>",
+        )
+    )
+    fig.add_shape(
+        type="rect",
+        x0=0.5,
+        x1=units + 0.5,
+        y0=step - 0.5,
+        y1=step + 0.5,
+        line={"color": ACCENT, "width": 3},
+        name="current step",
+    )
+    _step_axis(fig)
+    fig.update_xaxes(title_text="hidden unit", showgrid=False, zeroline=False)
+    shown = "" if units == states.shape[1] else f" (first {units} of {states.shape[1]} units)"
+    return _style(fig, f"Memory: {label}{shown}", height=400)
+
+
+def probability_lines(probabilities: np.ndarray, step: int) -> go.Figure:
+    """One line per digit: its probability after each step, drawn up to `step`."""
+    probabilities = np.asarray(probabilities, dtype=np.float32)  # (T, 10)
+    steps = np.arange(1, probabilities.shape[0] + 1)
+    leader = int(probabilities[step - 1].argmax())
+    fig = go.Figure()
+    for digit in range(NUM_CLASSES):
+        y = probabilities[:, digit].copy()  # (T,)
+        y[step:] = np.nan
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=y,
+                mode="lines",
+                name=str(digit),
+                line={"color": CLASS_COLOURS[digit], "width": 5 if digit == leader else 2},
+                hovertemplate=f"digit {digit}, step %{{x}}: %{{y:.0%}}<extra></extra>",
+            )
+        )
+    fig.add_vline(x=step, line={"color": ACCENT, "width": 3})
+    fig.update_xaxes(title_text="step (row read)", range=[0.5, SEQ_LEN + 0.5], showgrid=False)
+    fig.update_yaxes(title_text="probability", range=[0, 1.02], tickformat=".0%")
+    fig.update_layout(legend={"title": {"text": "digit"}, "traceorder": "normal"})
+    return _style(fig, f"How sure it is after each step (now step {step})", height=400)
+
+
+def final_bars(probabilities: np.ndarray) -> go.Figure:
+    """The 10 probabilities after the last step; the predicted digit's bar is outlined."""
+    probabilities = np.asarray(probabilities, dtype=np.float32)  # (10,)
+    predicted = int(probabilities.argmax())
+    digits = [str(d) for d in range(NUM_CLASSES)]
+    fig = go.Figure(
+        go.Bar(
+            x=digits,
+            y=probabilities,
+            marker={
+                "color": list(CLASS_COLOURS),
+                "opacity": [1.0 if d == predicted else 0.55 for d in range(NUM_CLASSES)],
+                "line": {
+                    "color": ["#222" if d == predicted else "rgba(0,0,0,0)" for d in range(10)],
+                    "width": 2,
+                },
+            },
+            text=[f"{p:.0%}" for p in probabilities],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="digit", type="category")
+    fig.update_yaxes(title_text="probability", range=[0, 1.12], tickformat=".0%")
+    return _style(fig, "Final answer after all 28 steps", height=300)
+
+
+# -- training -----------------------------------------------------------------------------
+
+
+def thin(count: int, max_points: int) -> np.ndarray:
+    """Indices of at most `max_points` of `count` points, evenly spread, first and last kept."""
+    if count <= max_points:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, max_points).round().astype(int))
+
+
+def training_series(records, max_points: int = 400) -> dict[str, np.ndarray]:
+    """Arrays to chart from a run's records (objects with epoch, loss, ... attributes).
+
+    Training loss and accuracy come from every record that has them, thinned to
+    `max_points` so a long run stays cheap to redraw; validation points are few and all kept.
+    """
+    trained = [r for r in records if r.loss is not None]
+    keep = thin(len(trained), max_points)
+    validated = [r for r in records if r.val_accuracy is not None]
+    return {
+        "epoch": np.array([trained[i].epoch for i in keep], dtype=float),
+        "loss": np.array([trained[i].loss for i in keep], dtype=float),
+        "train_accuracy": np.array([trained[i].train_accuracy for i in keep], dtype=float),
+        "val_epoch": np.array([r.epoch for r in validated], dtype=float),
+        "val_accuracy": np.array([r.val_accuracy for r in validated], dtype=float),
+    }
+
+
+def loss_figure(epoch: np.ndarray, loss: np.ndarray) -> go.Figure:
+    fig = go.Figure(
+        go.Scatter(
+            x=epoch,
+            y=loss,
+            mode="lines",
+            line={"color": LINE, "width": 3},
+            name="training loss",
+            hovertemplate="epoch %{x:.2f}: loss %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_yaxes(title_text="loss (cross-entropy)", rangemode="tozero")
+    return _style(fig, "Training loss (lower is better)", height=340)
+
+
+def accuracy_figure(
+    epoch: np.ndarray,
+    train_accuracy: np.ndarray,
+    val_epoch: np.ndarray,
+    val_accuracy: np.ndarray,
+) -> go.Figure:
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=epoch,
+            y=train_accuracy,
+            mode="lines",
+            line={"color": LINE, "width": 3},
+            name="training digits",
+            hovertemplate="epoch %{x:.2f}: %{y:.1%}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=val_epoch,
+            y=val_accuracy,
+            mode="lines+markers",
+            line={"color": VAL_LINE, "width": 2, "dash": "dot"},
+            marker={"size": 10},
+            name="validation digits",
+            hovertemplate="epoch %{x:.2f}: %{y:.1%}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%")
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
+    return _style(fig, "Accuracy (higher is better)", height=340)
+
+
+def class_counts_figure(counts) -> go.Figure:
+    """Digits per class in a data set, one bar per digit in its class colour."""
+    counts = np.asarray(counts)  # (10,)
+    fig = go.Figure(
+        go.Bar(
+            x=[str(d) for d in range(NUM_CLASSES)],
+            y=counts,
+            marker={"color": list(CLASS_COLOURS)},
+            text=[f"{c:,}" for c in counts],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="digit %{x}: %{y:,} images<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="digit", type="category")
+    fig.update_yaxes(title_text="images", rangemode="tozero")
+    return _style(fig, "Images per digit", height=300)
+
+
+def digit_grid_figure(images: np.ndarray, labels: np.ndarray, columns: int = 10) -> go.Figure:
+    """Digits side by side in one grey picture, each with its label above it."""
+    images = np.asarray(images)  # (N, 28, 28) uint8 or float
+    labels = np.asarray(labels)  # (N,)
+    count = len(images)
+    rows = -(-count // columns)
+    gap_x, gap_y = 4, 12  # pixels of white between digits, and room for the labels
+    cell_x, cell_y = SEQ_LEN + gap_x, SEQ_LEN + gap_y
+    width, height = columns * cell_x - gap_x, rows * cell_y
+    mosaic = np.full((height, width), np.nan, dtype=np.float32)  # NaN shows as the page
+    scale = 255.0 if images.dtype == np.uint8 else 1.0
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        top, left = r * cell_y + gap_y, c * cell_x
+        mosaic[top : top + SEQ_LEN, left : left + SEQ_LEN] = image / scale
+
+    fig = go.Figure(
+        go.Heatmap(
+            z=mosaic,
+            colorscale="gray",
+            zmin=0.0,
+            zmax=1.0,
+            showscale=False,
+            hoverinfo="skip",
+        )
+    )
+    for i, label in enumerate(labels):
+        r, c = divmod(i, columns)
+        fig.add_annotation(
+            x=c * cell_x + SEQ_LEN / 2 - 0.5,
+            y=r * cell_y + gap_y - 1,
+            text=f"<b>{int(label)}</b>",
+            showarrow=False,
+            yanchor="bottom",
+            font={"size": FONT_SIZE + 1},
+        )
+    fig.update_xaxes(visible=False, range=[-0.5, width - 0.5])
+    fig.update_yaxes(visible=False, range=[height - 0.5, -0.5], scaleanchor="x", constrain="domain")
+    return _style(fig, "Some of the digits, with their labels", height=60 + rows * 110)

@@ -1,0 +1,248 @@
+"""Playground: draw a digit and watch a recurrent network read it, one row per step."""
+
+import numpy as np
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from app_pages import figures, state
+from rnn_model import BUNDLED_CELLS, ModelFileError
+from rnn_model.preprocess import ImageError, Preprocessed, load_image, preprocess
+
+CELL_NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "vanilla RNN"}
+SESSION_CHOICE = "Trained in this session"
+DRAW_PROMPT = "Draw a digit in the box: the network will read it one row at a time."
+UPLOAD_PROMPT = "Upload a picture of one digit (PNG or JPEG), dark on light or light on dark."
+PLAY_INTERVAL_S = 0.25  # seconds per step while playing: the whole digit in about 7 s
+CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
+PLOT_CONFIG = {"displayModeBar": False}
+
+state.keep_alive()
+
+
+# -- widgets ------------------------------------------------------------------------------
+
+
+def describe(info) -> str:
+    c = info.config
+    cell = f"vanilla RNN ({c.nonlinearity})" if c.cell == "rnn" else CELL_NAMES[c.cell]
+    layers = "1 layer" if c.num_layers == 1 else f"{c.num_layers} layers"
+    parts = [f"**{cell}**", f"{c.hidden_size} hidden units", layers]
+    accuracy = info.training.get("val_accuracy")
+    if isinstance(accuracy, int | float):
+        parts.append(f"{accuracy:.1%} right on its validation digits")
+    else:
+        parts.append("accuracy not recorded")
+    if info.training.get("data"):
+        parts.append(f"trained on {info.training['data']}")
+    return " · ".join(parts)
+
+
+def model_ui():
+    """The model chooser; returns (model id, model, info), or stops the page with a message."""
+    choices = {}
+    try:
+        for cell in BUNDLED_CELLS:
+            model, info = state.bundled_model(cell)
+            choices[f"Bundled {CELL_NAMES[cell]}"] = (f"bundled-{cell}", model, info)
+    except ModelFileError as error:
+        st.error(f"A bundled model could not be loaded: {error} Reinstall the app's assets.")
+        st.stop()
+    own = state.session_model()
+    if own is not None:
+        choices[SESSION_CHOICE] = own
+
+    left, right = st.columns([1, 2], vertical_alignment="bottom")
+    name = left.selectbox(
+        "Model",
+        list(choices),
+        key="model_choice",
+        persist_state="session",
+        help="The bundled models were trained on the embedded sample of MNIST digits. "
+        "A model you train on the Training page appears here when its run ends.",
+    )
+    model_id, model, info = choices[name]
+    right.markdown(describe(info))
+    return model_id, model, info
+
+
+def _clear_canvas() -> None:
+    # A new key gives a fresh, empty canvas component.
+    st.session_state.canvas_round = st.session_state.get("canvas_round", 0) + 1
+
+
+def input_ui() -> Preprocessed | None:
+    """The drawing or the uploaded picture as a 28x28 image; None after a bad upload."""
+    mode = st.radio(
+        "Input",
+        ["Draw", "Upload a picture"],
+        horizontal=True,
+        key="input_mode",
+        persist_state="session",
+        label_visibility="collapsed",
+    )
+    if mode == "Draw":
+        st.caption("Draw one digit, large, with the mouse or a finger.")
+        result = st_canvas(
+            stroke_width=20,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            height=CANVAS_SIZE,
+            width=CANVAS_SIZE,
+            drawing_mode="freedraw",
+            update_streamlit=True,
+            return_image_data=True,
+            key=f"canvas-{st.session_state.get('canvas_round', 0)}",
+        )
+        st.button("Clear", icon=":material/ink_eraser:", on_click=_clear_canvas)
+        if result.image_data is None:
+            return Preprocessed(None, DRAW_PROMPT)
+        return preprocess(result.image_data)
+
+    upload = st.file_uploader(
+        "Picture of a digit", type=["png", "jpg", "jpeg"], key="upload", max_upload_size=10
+    )
+    if upload is None:
+        return Preprocessed(None, UPLOAD_PROMPT)
+    try:
+        picture = load_image(upload.getvalue())
+        processed = preprocess(picture)
+    except ImageError as error:
+        st.error(str(error))
+        return None
+    except ValueError:
+        st.error("That picture could not be read as a digit: try a PNG or JPEG of one digit.")
+        return None
+    st.image(picture, caption="Your picture", width=CANVAS_SIZE)
+    return processed
+
+
+# -- views --------------------------------------------------------------------------------
+
+
+def prediction_view(trace) -> None:
+    st.metric(
+        "Prediction",
+        str(trace.prediction),
+        delta=f"{trace.confidence:.0%} sure",
+        delta_color="off",
+        delta_arrow="off",
+    )
+    st.plotly_chart(
+        figures.final_bars(trace.probabilities[-1]), config=PLOT_CONFIG, key="final_bars"
+    )
+    st.caption("After reading all 28 rows the network picks the digit with the tallest bar.")
+
+
+def _pause() -> None:
+    st.session_state.playing = False
+
+
+def reading_view(trace, image: np.ndarray, config) -> None:
+    """Step control and the step-by-step views, in a fragment so a step redraws only them."""
+    playing = st.session_state.get("playing", False)
+
+    @st.fragment(run_every=PLAY_INTERVAL_S if playing else None)
+    def steps():
+        _reading(trace, image, config, polling=playing)
+
+    steps()
+
+
+def _reading(trace, image, config, polling: bool) -> None:
+    # advance the animation; the timer was set by the last full run, so drop it when done
+    if st.session_state.get("playing"):
+        if not st.session_state.pop("play_started", False):
+            st.session_state.step = min(st.session_state.get("step", 1) + 1, figures.SEQ_LEN)
+        if st.session_state.step >= figures.SEQ_LEN:
+            st.session_state.playing = False
+    elif polling:
+        st.rerun()
+
+    play, slider, options = st.columns([1, 4, 2], vertical_alignment="bottom")
+    with play:
+        if st.session_state.get("playing"):
+            if st.button("Pause", icon=":material/pause:", width="stretch"):
+                st.session_state.playing = False
+                st.rerun()
+        elif st.button("Play", icon=":material/play_arrow:", width="stretch"):
+            st.session_state.update(step=1, playing=True, play_started=True)
+            st.rerun()
+    with slider:
+        step = st.slider("Step (rows read)", 1, figures.SEQ_LEN, key="step", on_change=_pause)
+    with options:
+        layer = 0
+        if config.num_layers > 1:
+            layer = st.radio(
+                "Layer",
+                range(config.num_layers),
+                format_func=lambda i: str(i + 1),
+                horizontal=True,
+                key="layer",
+            )
+        show_cell = trace.cell_state is not None and st.toggle(
+            "Show cell state c_t", key="show_cell", help="The LSTM's long-term memory."
+        )
+
+    left, middle, right = st.columns(3, gap="medium")
+    with left:
+        st.plotly_chart(
+            figures.input_figure(image, step, config.reading_order),
+            config=PLOT_CONFIG,
+            key="input_figure",
+        )
+        st.caption(
+            "The network gets the picture one row of 28 pixels at a time, top to bottom; "
+            "the yellow band is the row it reads at this step."
+        )
+    with middle:
+        if show_cell:
+            states, label = trace.cell_state[layer], "cell state c_t"
+        else:
+            states, label = trace.hidden[layer], "hidden state h_t"
+        if config.num_layers > 1:
+            label += f", layer {layer + 1}"
+        st.plotly_chart(
+            figures.state_heatmap(states, step, label), config=PLOT_CONFIG, key="state_heatmap"
+        )
+        st.caption(
+            "Each row is the network's memory after reading that row: one column per unit, "
+            "red for positive, blue for negative values."
+        )
+    with right:
+        st.plotly_chart(
+            figures.probability_lines(trace.probabilities, step),
+            config=PLOT_CONFIG,
+            key="probability_lines",
+        )
+        st.caption(
+            "How likely each digit looks after every row: the network changes its mind "
+            "as more of the digit comes in."
+        )
+
+
+# -- page ---------------------------------------------------------------------------------
+
+st.title("Playground")
+st.markdown(
+    "Draw a digit and watch a recurrent network read it **one row per step**: 28 steps, "
+    "28 pixels each, with a memory carried from one step to the next."
+)
+model_id, model, info = model_ui()
+
+left, right = st.columns([1, 2], gap="large")
+with left:
+    processed = input_ui()
+with right:
+    trace = image = None
+    if processed is not None and processed.is_blank:
+        st.info(processed.message, icon=":material/draw:")
+    elif processed is not None:
+        image = processed.image
+        trace, is_new = state.trace_once(model_id, model, image)
+        if is_new:  # a new drawing starts fully read
+            st.session_state.update(step=figures.SEQ_LEN, playing=False)
+        prediction_view(trace)
+
+if trace is not None:
+    st.divider()
+    reading_view(trace, image, model.config)

@@ -1,0 +1,342 @@
+"""Training: train a recurrent network on digits in this browser session and watch it learn."""
+
+import math
+
+import streamlit as st
+
+from app_pages import figures, state
+from rnn_model import ModelConfig
+from rnn_model.config import MAX_HIDDEN_SIZE, MAX_LAYERS
+from training.data import DataError
+from training.engine import MAX_BATCH_SIZE, MAX_EPOCHS, TrainConfig
+
+CELLS = {  # label -> (cell, nonlinearity)
+    "Vanilla RNN (tanh)": ("rnn", "tanh"),
+    "Vanilla RNN (ReLU)": ("rnn", "relu"),
+    "LSTM": ("lstm", "tanh"),
+    "GRU": ("gru", "tanh"),
+}
+CELL_LABELS = {value: label for label, value in CELLS.items()}
+REFRESH_S = 0.75  # redraw period while a run goes; rarer would feel stuck, more often costs CPU
+RECORDS_PER_RUN = 200  # about this many progress records, whatever the run's length
+STOP_WAIT_S = 3.0  # how long Stop waits for the current batch, so the result shows at once
+
+# Each setting is bounded on its own, but together they can ask for gigabytes: a small
+# server (1 GB) must refuse a run before it starts rather than be killed halfway.
+MEMORY_BUDGET_MB = 400
+FLOATS_KEPT = {"rnn": 6, "gru": 12, "lstm": 18}  # per unit and step for backprop (measured)
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+PLOT_CONFIG = {"displayModeBar": False}
+
+state.keep_alive()
+
+
+# -- settings -----------------------------------------------------------------------------
+
+
+def estimated_memory_mb(config: ModelConfig, batch_size: int) -> float:
+    """Rough peak memory of one training step: activations kept for backprop, plus
+    weights, gradients and Adam's two moments."""
+    units = config.seq_len * batch_size * config.hidden_size * config.num_layers
+    activations = units * FLOATS_KEPT[config.cell] * 4
+    h, g = config.hidden_size, GATES[config.cell]
+    weights = g * h * (config.input_size + h + 2) + (config.num_layers - 1) * g * h * (2 * h + 2)
+    return (activations + 4 * 4 * weights) / 2**20
+
+
+def settings_ui(disabled: bool):
+    """The settings in the sidebar; returns (ModelConfig, TrainConfig, source) or a message."""
+    keep = {"persist_state": "session", "disabled": disabled}  # settings survive page visits
+    with st.sidebar:
+        st.header("Settings")
+        cell_label = st.selectbox(
+            "Cell",
+            list(CELLS),
+            index=3,
+            key="cell",
+            help="How each step mixes the new row into the memory. "
+            "LSTM and GRU have gates that decide what to keep.",
+            **keep,
+        )
+        hidden_size = st.number_input(
+            "Hidden size",
+            1,
+            MAX_HIDDEN_SIZE,
+            128,
+            key="hidden_size",
+            help=f"Units in the memory h_t: 1 to {MAX_HIDDEN_SIZE}.",
+            **keep,
+        )
+        num_layers = st.number_input(
+            "Layers",
+            1,
+            MAX_LAYERS,
+            1,
+            key="num_layers",
+            help=f"Recurrent layers stacked on each other: 1 to {MAX_LAYERS}.",
+            **keep,
+        )
+        optimizer = st.selectbox("Optimizer", ["Adam", "SGD"], key="optimizer", **keep)
+        learning_rate = st.number_input(
+            "Learning rate",
+            0.0001,
+            10.0,
+            0.002,
+            step=0.0005,
+            format="%.4f",
+            key="learning_rate",
+            help="Size of each step of the optimizer: 0.0001 to 10. "
+            "Adam likes about 0.002, SGD about 0.05; too large and training diverges.",
+            **keep,
+        )
+        batch_size = st.number_input(
+            "Batch size",
+            1,
+            MAX_BATCH_SIZE,
+            64,
+            key="batch_size",
+            help=f"Digits per gradient step: 1 to {MAX_BATCH_SIZE}.",
+            **keep,
+        )
+        epochs = st.number_input(
+            "Epochs",
+            1,
+            MAX_EPOCHS,
+            5,
+            key="epochs",
+            help=f"Passes over the training digits: 1 to {MAX_EPOCHS}.",
+            **keep,
+        )
+        seed = st.number_input(
+            "Seed",
+            0,
+            2**31 - 1,
+            0,
+            key="seed",
+            help="The same seed and settings give the same run.",
+            **keep,
+        )
+        source = st.selectbox(
+            "Data", list(state.DATA_SOURCES), format_func=state.DATA_SOURCES.get, key="data", **keep
+        )
+        augment = st.toggle(
+            "Augment",
+            key="augment",
+            help="Rotate, scale and shift each training digit a little at random, "
+            "so the model copes better with drawings. Slower to learn.",
+            **keep,
+        )
+
+    cell, nonlinearity = CELLS[cell_label]
+    try:
+        model_config = ModelConfig(
+            cell=cell,
+            nonlinearity=nonlinearity,
+            hidden_size=int(hidden_size),
+            num_layers=int(num_layers),
+        )
+        data = state.training_data(source)
+        steps = math.ceil(len(data.train) / int(batch_size)) * int(epochs)
+        train_config = TrainConfig(
+            optimizer=optimizer.lower(),
+            learning_rate=float(learning_rate),
+            batch_size=int(batch_size),
+            epochs=int(epochs),
+            seed=int(seed),
+            augment=augment,
+            record_every=max(1, steps // RECORDS_PER_RUN),
+        )
+    except (DataError, ValueError) as error:
+        return f"These settings cannot be used: {error}. Change them in the sidebar."
+    memory = estimated_memory_mb(model_config, train_config.batch_size)
+    if memory > MEMORY_BUDGET_MB:
+        return (
+            f"This network and batch size would need about {memory:,.0f} MB while training, "
+            f"more than the {MEMORY_BUDGET_MB} MB this server allows a run. Choose a smaller "
+            "hidden size, fewer layers or a smaller batch."
+        )
+    return model_config, train_config, source
+
+
+def describe_run(job) -> str:
+    m, t = job.model_config, job.train_config
+    cell = CELL_LABELS.get((m.cell, m.nonlinearity), m.cell.upper())
+    layers = "1 layer" if m.num_layers == 1 else f"{m.num_layers} layers"
+    optimizer = "Adam" if t.optimizer == "adam" else "SGD"
+    augmented = ", augmented" if t.augment else ""
+    return (
+        f"This run: {cell}, {m.hidden_size} hidden units, {layers} · {optimizer}, learning rate "
+        f"{t.learning_rate:g}, batch {t.batch_size}, {t.epochs} epochs, seed {t.seed}"
+        f"{augmented} · {job.data_label}"
+    )
+
+
+# -- views --------------------------------------------------------------------------------
+
+
+def data_preview(source: str) -> None:
+    try:
+        data = state.training_data(source)
+    except DataError as error:
+        st.error(f"The digits could not be loaded: {error}")
+        return
+    train, val = data.train, data.val
+    st.subheader("The digits it will learn from")
+    st.markdown(
+        f"**{len(train) + len(val):,} digits**: {len(train):,} to train on and {len(val):,} "
+        f"to check it on ({data.description}). Each is 28 x 28 pixels, read one row per step."
+    )
+    labels = train.labels.numpy()
+    picks = [int((labels == d).nonzero()[0][k]) for k in range(2) for d in range(10)]
+    counts = [a + b for a, b in zip(train.class_counts(), val.class_counts(), strict=True)]
+    left, right = st.columns([3, 2], gap="large")
+    left.plotly_chart(
+        figures.digit_grid_figure(train.images[picks].numpy(), labels[picks]),
+        config=PLOT_CONFIG,
+        key="digit_grid",
+    )
+    right.plotly_chart(figures.class_counts_figure(counts), config=PLOT_CONFIG, key="counts")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
+
+
+def progress_view(job, view) -> None:
+    last = view.last
+    if last is None:
+        st.progress(0.0, text="Starting…")
+        return
+    text = (
+        f"Step {last.step:,} of {last.total_steps:,} · epoch {last.epoch:.1f} of "
+        f"{job.train_config.epochs}"
+    )
+    if not view.done and last.step > 0 and last.elapsed_s > 0:
+        left = (last.total_steps - last.step) * last.elapsed_s / last.step
+        text += f" · about {_duration(left)} left"
+    elif view.done:
+        text += f" · took {_duration(last.elapsed_s)}"
+    st.progress(min(last.step / max(last.total_steps, 1), 1.0), text=text)
+
+
+def numbers_view(view) -> None:
+    def latest(name):
+        values = [getattr(r, name) for r in view.records if getattr(r, name) is not None]
+        return values[-1] if values else None
+
+    loss, train_acc, val_acc = latest("loss"), latest("train_accuracy"), latest("val_accuracy")
+    rate = latest("samples_per_second")
+    cols = st.columns(4)
+    cols[0].metric("Loss", "–" if loss is None else f"{loss:.3f}")
+    cols[1].metric("Training accuracy", "–" if train_acc is None else f"{train_acc:.1%}")
+    cols[2].metric("Validation accuracy", "–" if val_acc is None else f"{val_acc:.1%}")
+    cols[3].metric("Digits per second", "–" if rate is None else f"{rate:,.0f}")
+
+
+def charts_view(view) -> None:
+    series = figures.training_series(view.records)
+    left, right = st.columns(2, gap="large")
+    left.plotly_chart(
+        figures.loss_figure(series["epoch"], series["loss"]), config=PLOT_CONFIG, key="loss"
+    )
+    right.plotly_chart(
+        figures.accuracy_figure(
+            series["epoch"], series["train_accuracy"], series["val_epoch"], series["val_accuracy"]
+        ),
+        config=PLOT_CONFIG,
+        key="accuracy",
+    )
+
+
+def result_view(job, view) -> None:
+    last = view.last
+    val = last.val_accuracy if last is not None else None
+    score = f" {val:.1%} of the validation digits are read right." if val is not None else ""
+    if view.state == "finished":
+        st.success(f"Training finished.{score}", icon=":material/check_circle:")
+    elif view.state == "stopped":
+        st.info(f"Stopped before the end; the model so far is kept.{score}")
+    elif view.state == "diverged":
+        st.warning(view.message)
+    else:
+        st.error(f"{view.message} Change the settings and start again.")
+
+    if job.trained_model() is None:
+        return
+    m = job.model_config
+    left, right = st.columns([1, 2], vertical_alignment="center")
+    left.download_button(
+        "Download the model",
+        data=job.model_file(),
+        file_name=f"rnn-digit-lab-{m.cell}-{m.hidden_size}.safetensors",
+        mime="application/octet-stream",
+        icon=":material/download:",
+    )
+    with right:
+        st.page_link(
+            "app_pages/playground.py",
+            label="Try it in the Playground: choose “Trained in this session”.",
+            icon=":material/draw:",
+        )
+
+
+def run_view(job, polling: bool) -> None:
+    """Progress, numbers and charts, redrawn on a timer only while the run goes."""
+
+    @st.fragment(run_every=REFRESH_S if polling else None)
+    def live():
+        view = job.view()
+        if polling and view.done:
+            st.rerun()  # the whole page: Start comes back, the timer goes
+        st.caption(describe_run(job))
+        progress_view(job, view)
+        numbers_view(view)
+        charts_view(view)
+        if view.done:
+            result_view(job, view)
+
+    live()
+
+
+# -- page ---------------------------------------------------------------------------------
+
+st.title("Training")
+st.markdown(
+    "Train your own recurrent network on handwritten digits and watch it learn. "
+    "The run belongs to this browser tab and goes on while you visit the Playground."
+)
+
+job = state.current_job()
+running = state.is_running(job)
+settings = settings_ui(disabled=running)
+
+start_col, stop_col, _ = st.columns([1, 1, 4])
+start = start_col.button(
+    "Start training",
+    type="primary",
+    icon=":material/play_arrow:",
+    disabled=running or isinstance(settings, str),
+    width="stretch",
+)
+stop = stop_col.button("Stop", icon=":material/stop:", disabled=not running, width="stretch")
+
+if isinstance(settings, str):
+    st.error(settings)
+if stop and job is not None:
+    job.stop()
+    job.wait(STOP_WAIT_S)
+    st.rerun()
+if start and not isinstance(settings, str):
+    try:
+        state.start_job(*settings)
+    except (state.BusyError, DataError, ValueError) as error:
+        st.warning(str(error))
+    else:
+        st.rerun()  # draws Start disabled and starts the timer
+
+if job is None:
+    data_preview(settings[2] if not isinstance(settings, str) else "sample")
+else:
+    run_view(job, polling=running)
