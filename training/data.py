@@ -179,5 +179,7 @@ def load_training_data(source: str | Path = "sample") -> TrainValSplit:
     if "train" in pairs and "t10k" in pairs:
         train = load_idx_pair(*pairs["train"], name="MNIST training set")
         test = load_idx_pair(*pairs["t10k"], name="MNIST test set")
-        return TrainValSplit(train, test, "validation on the official test set")
+        train.name += f" ({len(train):,})"
+        test.name += f" ({len(test):,})"
+        return TrainValSplit(train, test, f"{len(test):,} digits of the official MNIST test set")
     return split_by_class(load_idx_folder(source))
