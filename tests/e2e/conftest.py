@@ -50,7 +50,8 @@ def page(browser, app_server, failure_dir):
     page = context.new_page()
     yield page
     context.close()
-    assert not offline.attempted, f"The page tried to reach other hosts: {offline.attempted}"
+    refused = "\n  ".join(sorted(set(offline.attempted)))
+    assert not refused, f"The page tried to reach hosts other than 127.0.0.1:\n  {refused}"
     assert not app_server.died(), f"The app died during the test.\n{app_server.output()}"
 
 

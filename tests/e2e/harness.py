@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from playwright.sync_api import expect
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own download cannot work offline
@@ -185,8 +187,6 @@ def canvas_box(page, timeout_ms: float = 60_000) -> dict:
     """Page coordinates of the drawing surface: fabric.js's upper canvas, the one that takes
     the mouse. streamlit-drawable-canvas 0.13 is a components-v2 element: no iframe, its DOM
     sits in a shadow root, which Playwright's CSS locators reach into."""
-    from playwright.sync_api import expect
-
     upper = page.locator("canvas.upper-canvas")
     expect(upper).to_be_visible(timeout=timeout_ms)
     box = upper.bounding_box()
@@ -215,10 +215,47 @@ def draw(page, box: dict, strokes: list, steps_per_segment: int = 12) -> None:
 
 def open_app_page(page, url: str, timeout_ms: float = 60_000) -> None:
     """Go to one of the app's pages and wait until its first script run is over."""
-    from playwright.sync_api import expect
-
     page.goto(url)
     app = page.locator('[data-testid="stApp"]')
     expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=timeout_ms)
     # an unknown url_path opens the main page under a modal that swallows every click
     expect(page.get_by_role("dialog", name="Page not found")).to_have_count(0)
+
+
+def set_number(page, label: str, value: int) -> None:
+    """Type into a number input; it sends its value on Enter (or when it loses focus)."""
+    field = page.get_by_label(label, exact=True)
+    field.fill(str(value))
+    field.press("Enter")
+    expect(field).to_have_value(str(value))
+
+
+# while a chart redraws, its old copy stays in the page for a moment, marked stale
+CURRENT_CHARTS = "[data-stale='false'] .js-plotly-plot"
+LOSS_TITLE = "Training loss"
+
+
+def plotly_chart(page, title: str):
+    """The plotly chart on show whose title contains `title`."""
+    return page.locator(CURRENT_CHARTS).filter(has=page.locator(".gtitle", has_text=title))
+
+
+# plotly sends arrays base64-packed; _fullData holds them decoded
+_COUNT_POINTS = "el => (el._fullData && el._fullData[0] ? el._fullData[0].x.length : 0)"
+_MORE_POINTS_THAN = """([selector, title, count]) => [...document.querySelectorAll(selector)].some(
+    (el) => (el.querySelector(".gtitle")?.textContent ?? "").includes(title)
+        && el._fullData !== undefined && el._fullData[0].x.length > count
+)"""
+
+
+def loss_points(page) -> int:
+    """How many points the training loss chart shows now."""
+    return plotly_chart(page, LOSS_TITLE).evaluate(_COUNT_POINTS)
+
+
+def wait_for_more_points(page, count: int, timeout_ms: float) -> int:
+    """Wait until the loss chart has more than `count` points; how many it has then."""
+    page.wait_for_function(
+        _MORE_POINTS_THAN, arg=[CURRENT_CHARTS, LOSS_TITLE, count], timeout=timeout_ms, polling=200
+    )
+    return loss_points(page)

@@ -5,13 +5,24 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.harness import ONE, SEVEN, canvas_box, draw, open_app_page
+from tests.e2e.harness import (
+    CURRENT_CHARTS,
+    ONE,
+    SEVEN,
+    canvas_box,
+    draw,
+    open_app_page,
+    plotly_chart,
+)
 
 pytestmark = pytest.mark.browser
 
 FIRST_PREDICTION_MS = 60_000  # the first trace loads the model on a busy 2-core machine
 UPDATE_MS = 30_000
 PROMPT = "Draw a digit in the box"
+READS = "What the network reads"  # chart titles
+MEMORY = "Memory: hidden state h_t"
+SURE = "How sure it is"
 
 
 def prediction(page):
@@ -32,11 +43,10 @@ def draw_digit(page, strokes) -> None:
     expect(page.get_by_role("button", name="Undo")).to_be_enabled(timeout=UPDATE_MS)
 
 
-def expect_title(page, key: str, text: str, timeout_ms: float = UPDATE_MS) -> None:
-    """The title of the chart with this key contains `text`, on exactly one chart: while
-    plotly redraws, the old and the new title can be in the page for a moment."""
-    title = page.locator(f".st-key-{key} .js-plotly-plot .gtitle")
-    expect(title).to_have_text([re.compile(re.escape(text))], timeout=timeout_ms)
+def expect_title(page, title: str, text: str, timeout_ms: float = UPDATE_MS) -> None:
+    """The title of the chart titled `title` contains `text`, on exactly one chart."""
+    titles = page.locator(f"{CURRENT_CHARTS} .gtitle").filter(has_text=title)
+    expect(titles).to_have_text([re.compile(re.escape(text))], timeout=timeout_ms)
 
 
 @pytest.mark.parametrize(("strokes", "digit"), [(SEVEN, "7"), (ONE, "1")], ids=["seven", "one"])
@@ -48,9 +58,8 @@ def test_drawing_a_digit_shows_its_prediction_and_the_memory(page, app_url, stro
     value = prediction(page).locator('[data-testid="stMetricValue"]')
     expect(value).to_have_text(digit, timeout=FIRST_PREDICTION_MS)
     expect(page.get_by_text(PROMPT)).to_have_count(0)
-    heatmap = page.locator(".st-key-state_heatmap .js-plotly-plot")
+    heatmap = plotly_chart(page, MEMORY)
     expect(heatmap).to_be_visible(timeout=UPDATE_MS)
-    expect_title(page, "state_heatmap", "hidden state h_t")
     # plotly sends arrays base64-packed; _fullData holds them decoded
     rows = heatmap.evaluate("el => el._fullData[0].y.length")
     assert rows == 28, f"the heatmap should have one row per step, has {rows}"
@@ -65,7 +74,7 @@ def test_clear_brings_the_prompt_back(page, app_url):
 
     expect(page.get_by_text(PROMPT)).to_be_visible(timeout=UPDATE_MS)
     expect(prediction(page)).to_have_count(0)
-    expect(page.locator(".st-key-state_heatmap")).to_have_count(0)
+    expect(plotly_chart(page, MEMORY)).to_have_count(0)
 
 
 def test_step_slider_moves_the_step_shown(page, app_url):
@@ -75,18 +84,18 @@ def test_step_slider_moves_the_step_shown(page, app_url):
 
     # a new drawing starts fully read
     slider = page.get_by_role("slider", name="Step (rows read)")
-    shown = page.locator(".st-key-step [data-testid='stSliderThumbValue']")
+    shown = page.get_by_test_id("stSlider").filter(has=slider).get_by_test_id("stSliderThumbValue")
     expect(slider).to_have_value("28", timeout=UPDATE_MS)
     expect(shown).to_have_text("28")
-    expect_title(page, "input_figure", "row 28 at step 28")
+    expect_title(page, READS, "row 28 at step 28")
 
     slider.focus()
     slider.press("Home")
     expect(shown).to_have_text("1", timeout=UPDATE_MS)
-    expect_title(page, "input_figure", "row 1 at step 1")
-    expect_title(page, "probability_lines", "now step 1")
+    expect_title(page, READS, "row 1 at step 1")
+    expect_title(page, SURE, "now step 1")
 
     slider.press("ArrowRight")
     expect(shown).to_have_text("2", timeout=UPDATE_MS)
-    expect_title(page, "input_figure", "row 2 at step 2")
-    expect_title(page, "probability_lines", "now step 2")
+    expect_title(page, READS, "row 2 at step 2")
+    expect_title(page, SURE, "now step 2")

@@ -6,40 +6,20 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.harness import open_app_page
+from tests.e2e.harness import (
+    LOSS_TITLE,
+    loss_points,
+    open_app_page,
+    plotly_chart,
+    set_number,
+    wait_for_more_points,
+)
 
 pytestmark = pytest.mark.browser
 
 FIRST_POINTS_MS = 60_000  # the page loads the digits and builds the model first
 UPDATE_MS = 30_000
 STOPPED = "Stopped before the end"
-
-# while the chart redraws, the old copy stays in the page for a moment, marked stale
-LOSS_CHART = ".st-key-loss[data-stale='false'] .js-plotly-plot"
-# plotly sends arrays base64-packed; _fullData holds them decoded
-COUNT_POINTS = "el => (el._fullData && el._fullData[0] ? el._fullData[0].x.length : 0)"
-MORE_POINTS_THAN = """([selector, count]) => {
-    const el = document.querySelector(selector);
-    return el !== null && el._fullData !== undefined && el._fullData[0].x.length > count;
-}"""
-
-
-def set_number(page, label: str, value: int) -> None:
-    field = page.get_by_label(label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")  # a number input sends its value on Enter or when it loses focus
-    expect(field).to_have_value(str(value))
-
-
-def loss_points(page) -> int:
-    return page.locator(LOSS_CHART).evaluate(COUNT_POINTS)
-
-
-def wait_for_more_points(page, count: int, timeout_ms: float) -> int:
-    page.wait_for_function(
-        MORE_POINTS_THAN, arg=[LOSS_CHART, count], timeout=timeout_ms, polling=200
-    )
-    return loss_points(page)
 
 
 def go_to(page, title: str) -> None:
@@ -65,7 +45,7 @@ def test_a_run_grows_its_charts_stops_and_survives_a_visit_to_the_playground(pag
         page.get_by_text(re.compile(r"This run: GRU, 16 hidden units.*20 epochs"))
     ).to_be_visible(timeout=UPDATE_MS)
     expect(page.get_by_test_id("stProgress")).to_be_visible(timeout=UPDATE_MS)
-    expect(page.locator(LOSS_CHART)).to_be_visible(timeout=FIRST_POINTS_MS)
+    expect(plotly_chart(page, LOSS_TITLE)).to_be_visible(timeout=FIRST_POINTS_MS)
     first = wait_for_more_points(page, 0, FIRST_POINTS_MS)
     later = wait_for_more_points(page, first, UPDATE_MS)
     assert later > first
@@ -74,7 +54,7 @@ def test_a_run_grows_its_charts_stops_and_survives_a_visit_to_the_playground(pag
     # the run goes on while the Playground is open
     go_to(page, "Playground")
     go_to(page, "Training")
-    expect(page.locator(LOSS_CHART)).to_be_visible(timeout=UPDATE_MS)
+    expect(plotly_chart(page, LOSS_TITLE)).to_be_visible(timeout=UPDATE_MS)
     wait_for_more_points(page, later, UPDATE_MS)
 
     stop.click()
@@ -88,6 +68,6 @@ def test_a_run_grows_its_charts_stops_and_survives_a_visit_to_the_playground(pag
     go_to(page, "Playground")
     go_to(page, "Training")
     expect(page.get_by_text(STOPPED)).to_be_visible(timeout=UPDATE_MS)
-    expect(page.locator(LOSS_CHART)).to_be_visible(timeout=UPDATE_MS)
+    expect(plotly_chart(page, LOSS_TITLE)).to_be_visible(timeout=UPDATE_MS)
     assert loss_points(page) == stopped_at
     expect(page.get_by_test_id("stProgress")).to_have_text(progress)
