@@ -1,6 +1,8 @@
 """The command lines, run as a person would run them: in a subprocess, reading what they print."""
 
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +14,11 @@ from PIL import Image
 
 from rnn_model import bundled_path, load_model
 from tests.test_data import write_pair
-from training.data import load_training_data
+from tests.test_kaggle import table, text
+from training.__main__ import ProgressLine
+from training.data import load_sample, load_training_data
 from training.engine import predict
+from training.kaggle import TEST_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,3 +110,127 @@ def test_predict_with_a_file_that_is_not_a_model():
     result = cli("rnn_model", "predict", "--checkpoint", "README.md", "x.png", check=False)
     assert result.returncode == 2 and "error:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def offline_cli(*args, home, **variables):
+    """A run that must not reach any mirror: its cache is under `home`, and any request for
+    another host than 127.0.0.1 would go to a closed local port."""
+    env = {name: value for name, value in os.environ.items() if name != "RNN_DIGIT_LAB_DATA"}
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / "cache"), **variables)
+    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env[variable] = "http://127.0.0.1:9"
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+def fill_with_lookalikes(folder):
+    """The four MNIST file names, holding sample digits: right format, wrong checksums."""
+    folder.mkdir(parents=True)
+    sample = load_sample()
+    write_pair(folder, "train", sample.images[:100].numpy(), sample.labels[:100].numpy())
+    write_pair(folder, "t10k", sample.images[-50:].numpy(), sample.labels[-50:].numpy())
+    return {path.name: path.read_bytes() for path in folder.iterdir()}
+
+
+def test_train_on_mnist_refuses_a_cache_that_is_not_mnist(tmp_path):
+    cache = tmp_path / "mine"
+    before = fill_with_lookalikes(cache)
+    result = offline_cli(
+        "training", "train", "--data", "mnist", home=tmp_path, RNN_DIGIT_LAB_DATA=str(cache)
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: train-images-idx3-ubyte.gz in " + str(cache))
+    assert "is not the official MNIST file" in result.stderr
+    assert "Delete it so that it is downloaded again" in result.stderr
+    assert {p.name: p.read_bytes() for p in cache.iterdir()} == before  # nothing replaced
+
+
+def test_evaluate_on_mnist_takes_the_folder_from_data_dir(tmp_path):
+    cache = tmp_path / "elsewhere"
+    fill_with_lookalikes(cache)
+    result = offline_cli(
+        "training", "evaluate", "--data", "mnist", "--data-dir", str(cache), home=tmp_path
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"in {cache} is not the official MNIST file" in result.stderr
+
+
+def test_train_on_a_kaggle_csv_holds_out_a_tenth_of_each_class(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_bytes(text(table(load_sample().subset(range(0, 5000, 10)))))  # 50 per class
+    result = cli(
+        "training", "train", "--data", str(path), "--epochs", "1", "--hidden-size", "8", "--json"
+    )
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records[0]["message"] == "8 steps on 450 digits"
+    assert records[-1]["kind"] == "end"
+
+
+def test_train_on_a_bad_csv_names_the_row_and_column(tmp_path):
+    rows = table(load_sample().subset(range(0, 5000, 500)))
+    rows[2][5] = "nan"
+    (tmp_path / "train.csv").write_bytes(text(rows))
+    result = cli("training", "train", "--data", str(tmp_path / "train.csv"), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: train.csv, row 3, column 6 (pixel4): 'nan' is a m")
+
+
+def test_predict_csv_writes_a_kaggle_submission(tmp_path):
+    images, labels = readable_digits()
+    digits = load_sample().subset(range(10))
+    digits.images[:], digits.labels[:] = torch.from_numpy(images), torch.tensor(labels)
+    (tmp_path / "test.csv").write_bytes(text(table(digits, TEST_COLUMNS)))
+    out = tmp_path / "submission.csv"
+    result = cli("training", "predict-csv", str(tmp_path / "test.csv"), "--out", str(out))
+    expected = "ImageId,Label\n" + "".join(f"{i},{d}\n" for i, d in enumerate(labels, 1))
+    assert out.read_bytes() == expected.encode()
+    assert f"wrote {out}: 10 predictions" in result.stdout
+
+    # the training file given in its place is named for what it is
+    (tmp_path / "train.csv").write_bytes(text(table(digits)))
+    result = cli("training", "predict-csv", str(tmp_path / "train.csv"), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "looks like Kaggle's train.csv" in result.stderr
+
+
+class Clock:
+    def __init__(self, *times):
+        self.times = list(times)
+
+    def __call__(self):
+        return self.times.pop(0)
+
+
+def test_progress_in_a_log_is_a_few_plain_lines():
+    stream = io.StringIO()
+    progress = ProgressLine(stream, interval_s=2, clock=Clock(0, 1, 2.5, 3, 3.1))
+    for done in (0, 2_000_000, 5_000_000, 9_000_000, 10_000_000):
+        progress("train-images-idx3-ubyte.gz", done, 10_000_000)
+    assert stream.getvalue().splitlines() == [
+        "train-images-idx3-ubyte.gz  0.0/10.0 MB    0%",
+        "train-images-idx3-ubyte.gz  5.0/10.0 MB   50%",
+        "train-images-idx3-ubyte.gz  10.0/10.0 MB  100%",
+    ]
+
+
+def test_progress_on_a_terminal_redraws_one_line_and_ends_it():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    progress = ProgressLine(stream, clock=Clock(0, 0.05, 0.2, 0.3))
+    progress("a.gz", 0, 2_000_000)
+    progress("a.gz", 1_000_000, 2_000_000)  # too soon after the last: not drawn
+    progress("a.gz", 2_000_000, 2_000_000)
+    progress("b.gz", 500_000, None)  # no length known: megabytes only
+    progress.end()
+    frames = [frame.rstrip() for frame in stream.getvalue().split("\r")[1:]]
+    assert frames == ["a.gz  0.0/2.0 MB    0%", "a.gz  2.0/2.0 MB  100%", "b.gz  0.5 MB"]
+    assert stream.getvalue().count("\n") == 2

@@ -5,6 +5,7 @@ in, so the production checksums stay the published ones and nothing leaves this 
 """
 
 import hashlib
+import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,7 @@ import pytest
 
 from tests.test_data import write_pair
 from training import download
+from training.__main__ import main
 from training.data import DataError, load_sample, load_training_data
 from training.download import DownloadError, ensure_mnist, missing_files
 
@@ -21,11 +23,13 @@ TIMEOUT_S = 0.5  # what a stalled mirror costs each test that meets one
 
 @pytest.fixture(autouse=True)
 def no_real_mirrors(monkeypatch):
-    """A call that forgets to pass its mirrors finds none, rather than the internet."""
+    """A call that forgets to pass its mirrors finds none, and any request for another host
+    than 127.0.0.1 goes to a closed local port instead of the internet."""
     monkeypatch.setattr(download, "MIRRORS", ())
-    for variable in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("no_proxy", "*")
+    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")
+    for variable in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(variable, "127.0.0.1")
 
 
 @pytest.fixture(scope="module")
@@ -202,11 +206,15 @@ def test_only_a_stalled_mirror_gives_a_clear_error_in_time(tmp_path, mirrors, ch
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_unreachable_mirror_says_what_to_do(tmp_path, mirrors, checksums):
-    # a port that was just free: nothing listens there, so the connection is refused
+def closed_port() -> int:
+    """A port that was just free: nothing listens there, so a connection is refused."""
     probe = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    port = probe.server_port
     probe.server_close()
+    return probe.server_port
+
+
+def test_an_unreachable_mirror_says_what_to_do(tmp_path, mirrors, checksums):
+    port = closed_port()
     with pytest.raises(DownloadError) as caught:
         ensure_mnist(tmp_path, [f"http://127.0.0.1:{port}/mnist/"], checksums, timeout=TIMEOUT_S)
     message = str(caught.value)
@@ -253,3 +261,37 @@ def test_the_cache_folder_follows_the_environment(monkeypatch, tmp_path):
     assert download.default_cache_dir() == tmp_path / "home" / ".cache" / "rnn-digit-lab" / "mnist"
     monkeypatch.setenv("RNN_DIGIT_LAB_DATA", str(tmp_path / "mine"))
     assert download.default_cache_dir() == tmp_path / "mine"
+
+
+def test_the_cli_downloads_mnist_once_with_progress_then_trains_and_evaluates(
+    monkeypatch, capsys, tmp_path, mirrors, checksums
+):
+    monkeypatch.setattr(download, "MIRRORS", (mirrors.url("good"),))
+    monkeypatch.setattr(download, "MNIST_MD5", checksums)
+    command = ["--data", "mnist", "--data-dir", str(tmp_path)]
+    assert main(["train", *command, "--epochs", "1", "--hidden-size", "8", "--json"]) == 0
+    out, err = capsys.readouterr()
+    records = [json.loads(line) for line in out.splitlines()]
+    assert records[0]["message"] == "5 steps on 300 digits"  # the training file, not the test one
+    assert records[-1]["kind"] == "end"
+    assert f"downloading 4 MNIST files into {tmp_path}" in err
+    for name in checksums:
+        assert f"{name}  0.0/" in err and "100%" in err.split(name)[-1].split("\n")[0]
+    assert len(mirrors.requests) == 4
+
+    # evaluation reads the test digits only, from the cache, asking no mirror again
+    assert main(["evaluate", *command, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["count"] == 100
+    assert json.loads(out)["data"] == "MNIST test set (100)"
+    assert err == "" and len(mirrors.requests) == 4
+
+
+def test_the_cli_offline_says_what_to_do_without_a_traceback(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(download, "MIRRORS", (f"http://127.0.0.1:{closed_port()}/mnist/",))
+    monkeypatch.setenv("RNN_DIGIT_LAB_DATA", str(tmp_path / "cache"))
+    assert main(["train", "--data", "mnist"]) == 2
+    err = capsys.readouterr().err
+    assert "\nerror: Could not download MNIST: no mirror could be reached" in err
+    assert "connection refused" in err and "Train on the embedded sample instead" in err
+    assert str(tmp_path / "cache") in err and "Traceback" not in err
