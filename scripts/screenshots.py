@@ -43,11 +43,25 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+# the page is still: no script or fragment running, nothing faded as stale, no placeholder
+# where an element is still loading, and every plotly chart drawn
+SETTLED = """() => {
+    const app = document.querySelector("[data-testid='stApp']");
+    const charts = [...document.querySelectorAll("[data-testid='stPlotlyChart']")];
+    return app !== null && app.dataset.testScriptState === "notRunning"
+        && document.querySelector("[data-stale='true']") === null
+        && document.querySelector("[data-testid^='stSkeleton']") === null
+        && charts.every((chart) => chart.querySelector(".main-svg") !== null);
+}"""
+
+
 def shoot(page, out: Path, name: str, into_view=None) -> None:
-    """One viewport-sized PNG; Streamlit scrolls inside its own container, so a page longer
-    than the window is shot a part at a time, each part brought into view first."""
+    """One viewport-sized PNG of the page once it is still. Streamlit scrolls inside its own
+    container, so a page longer than the window is shot a part at a time, each part brought
+    into view first."""
     if into_view is not None:
         into_view.scroll_into_view_if_needed()
+    page.wait_for_function(SETTLED, timeout=WAIT_MS, polling=100)
     path = out / f"{name}.png"
     page.screenshot(path=path)
     print(f"wrote {path}")
