@@ -111,3 +111,28 @@ def test_a_folder_without_idx_files_says_what_it_expected(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(DataError, match="train-images-idx3-ubyte"):
         load_training_data(tmp_path)
+
+
+def test_a_file_cut_short_inside_its_header(tmp_path):
+    path = tmp_path / "x-images-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 8, 3, 0, 0]))
+    with pytest.raises(DataError, match="too short to be an IDX file"):
+        read_idx(path)
+    path.write_bytes(bytes([0, 0, 8, 3]) + struct.pack(">2I", 5, 28))  # no column count
+    with pytest.raises(DataError, match="cut short inside its header"):
+        read_idx(path)
+
+
+def test_a_damaged_gzip_file(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    write_idx(path, np.ones((4, 28, 28)))
+    path.write_bytes(path.read_bytes()[:-30])
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz could not be read"):
+        read_idx(path)
+
+
+def test_a_labels_file_that_holds_images(tmp_path):
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", np.zeros((2, 28, 28)))
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros((2, 28, 28)))
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte.gz is not a labels file"):
+        load_idx_folder(tmp_path)
