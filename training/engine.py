@@ -120,8 +120,8 @@ def train(
 ) -> Iterator[Record]:
     """Train in place, yielding records. Setting `stop` ends the run after the current batch.
 
-    A non-finite or exploded loss, or a non-finite gradient, ends the run with a 'diverged' record, and the model is left
-    with the last weights that gave a finite loss.
+    A non-finite or exploded loss, or a non-finite gradient, ends the run with a 'diverged'
+    record, and the model is left with the last weights that gave a finite loss.
     """
     if len(train_set) == 0:
         raise ValueError("there are no training digits")
