@@ -24,4 +24,5 @@ playground = st.Page(
     url_path="playground",
     default=True,
 )
-st.navigation([training, playground]).run()
+# Navigation on top leaves the sidebar to the Training settings and the width to the canvas.
+st.navigation([training, playground], position="top").run()

@@ -25,23 +25,31 @@ CLASS_COLOURS = (
     "#6C757D",  # 9
 )
 ACCENT = "#FFB000"  # amber: visible on the black digit and on the white page
+ACCENT_FILL = "rgba(255, 176, 0, 0.35)"  # lets the pixels of the current row show through
 LINE = "#1F3A5F"  # training curves
 VAL_LINE = "#E8590C"  # validation points
 
+INK = "#262730"  # Streamlit's text colour
 FONT_SIZE = 15  # readable on a projector
 TITLE_SIZE = 18
 MAX_UNITS_SHOWN = 256  # a wider heatmap is slow to send and unreadable anyway
 
 
 def _style(fig: go.Figure, title: str, height: int) -> go.Figure:
+    # Sizes are set on every axis and the legend: Streamlit's chart theme would otherwise
+    # shrink them below what a projector needs.
+    text = {"size": FONT_SIZE, "color": INK}
     fig.update_layout(
-        title={"text": title, "font": {"size": TITLE_SIZE}, "x": 0, "xanchor": "left"},
-        font={"size": FONT_SIZE},
+        title={"text": title, "font": {"size": TITLE_SIZE, "color": INK}, "x": 0},
+        font=text,
+        legend={"font": text},
         height=height,
         margin={"l": 10, "r": 10, "t": 48, "b": 10},
         plot_bgcolor="white",
         paper_bgcolor="white",
     )
+    fig.update_xaxes(tickfont=text, title_font=text)
+    fig.update_yaxes(tickfont=text, title_font=text)
     return fig
 
 
@@ -93,8 +101,7 @@ def input_figure(image: np.ndarray, step: int, reading_order: str = "rows") -> g
         type="rect",
         **box,
         line={"color": ACCENT, "width": 3},
-        fillcolor=ACCENT,
-        opacity=0.45,
+        fillcolor=ACCENT_FILL,
         name="current step",
     )
     _step_axis(fig, title="row")
@@ -194,7 +201,7 @@ def final_bars(probabilities: np.ndarray) -> go.Figure:
                     "width": 2,
                 },
             },
-            text=[f"{p:.0%}" for p in probabilities],
+            text=[f"{p:.0%}" if p >= 0.005 else "" for p in probabilities],  # no rows of 0%
             textposition="outside",
             cliponaxis=False,
             hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
@@ -202,7 +209,7 @@ def final_bars(probabilities: np.ndarray) -> go.Figure:
     )
     fig.update_xaxes(title_text="digit", type="category")
     fig.update_yaxes(title_text="probability", range=[0, 1.12], tickformat=".0%")
-    return _style(fig, "Final answer after all 28 steps", height=300)
+    return _style(fig, "Final answer after all 28 steps", height=280)
 
 
 # -- training -----------------------------------------------------------------------------
@@ -233,7 +240,12 @@ def training_series(records, max_points: int = 400) -> dict[str, np.ndarray]:
     }
 
 
-def loss_figure(epoch: np.ndarray, loss: np.ndarray) -> go.Figure:
+def _epoch_axis(fig: go.Figure, epochs: float | None) -> None:
+    # the whole run's width from the start, so the curve grows instead of the axis rescaling
+    fig.update_xaxes(title_text="epoch", range=[0, epochs] if epochs else None, rangemode="tozero")
+
+
+def loss_figure(epoch: np.ndarray, loss: np.ndarray, epochs: float | None = None) -> go.Figure:
     fig = go.Figure(
         go.Scatter(
             x=epoch,
@@ -244,7 +256,7 @@ def loss_figure(epoch: np.ndarray, loss: np.ndarray) -> go.Figure:
             hovertemplate="epoch %{x:.2f}: loss %{y:.3f}<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    _epoch_axis(fig, epochs)
     fig.update_yaxes(title_text="loss (cross-entropy)", rangemode="tozero")
     return _style(fig, "Training loss (lower is better)", height=340)
 
@@ -254,6 +266,7 @@ def accuracy_figure(
     train_accuracy: np.ndarray,
     val_epoch: np.ndarray,
     val_accuracy: np.ndarray,
+    epochs: float | None = None,
 ) -> go.Figure:
     fig = go.Figure()
     fig.add_trace(
@@ -277,7 +290,7 @@ def accuracy_figure(
             hovertemplate="epoch %{x:.2f}: %{y:.1%}<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    _epoch_axis(fig, epochs)
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%")
     fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
     return _style(fig, "Accuracy (higher is better)", height=340)
@@ -308,7 +321,7 @@ def digit_grid_figure(images: np.ndarray, labels: np.ndarray, columns: int = 10)
     labels = np.asarray(labels)  # (N,)
     count = len(images)
     rows = -(-count // columns)
-    gap_x, gap_y = 4, 12  # pixels of white between digits, and room for the labels
+    gap_x, gap_y = 4, 18  # pixels of white between digits, and room for the labels
     cell_x, cell_y = SEQ_LEN + gap_x, SEQ_LEN + gap_y
     width, height = columns * cell_x - gap_x, rows * cell_y
     mosaic = np.full((height, width), np.nan, dtype=np.float32)  # NaN shows as the page
@@ -340,4 +353,4 @@ def digit_grid_figure(images: np.ndarray, labels: np.ndarray, columns: int = 10)
         )
     fig.update_xaxes(visible=False, range=[-0.5, width - 0.5])
     fig.update_yaxes(visible=False, range=[height - 0.5, -0.5], scaleanchor="x", constrain="domain")
-    return _style(fig, "Some of the digits, with their labels", height=60 + rows * 110)
+    return _style(fig, "Some of the digits, with their labels", height=60 + rows * 100)

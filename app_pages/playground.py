@@ -13,6 +13,7 @@ SESSION_CHOICE = "Trained in this session"
 DRAW_PROMPT = "Draw a digit in the box: the network will read it one row at a time."
 UPLOAD_PROMPT = "Upload a picture of one digit (PNG or JPEG), dark on light or light on dark."
 PLAY_INTERVAL_S = 0.25  # seconds per step while playing: the whole digit in about 7 s
+TRAINING_CHECK_S = 2.0  # how often to look at this session's run from here
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
 PLOT_CONFIG = {"displayModeBar": False}
 
@@ -65,6 +66,28 @@ def model_ui():
     return model_id, model, info
 
 
+def training_status() -> None:
+    """While this session's run goes, say so, and offer its model as soon as it ends."""
+    job = state.current_job()
+    if not state.is_running(job):
+        return
+
+    @st.fragment(run_every=TRAINING_CHECK_S)
+    def status():
+        state.keep_alive()  # a run watched from here is not abandoned
+        view = job.view()
+        if view.done:
+            st.rerun()  # the whole page, so the model list gains the new model
+        last = view.last
+        done = last.step / max(last.total_steps, 1) if last is not None else 0.0
+        st.progress(
+            done,
+            text=f"Your model is training ({done:.0%}): it joins the model list when the run ends.",
+        )
+
+    status()
+
+
 def _clear_canvas() -> None:
     # A new key gives a fresh, empty canvas component.
     st.session_state.canvas_round = st.session_state.get("canvas_round", 0) + 1
@@ -81,7 +104,7 @@ def input_ui() -> Preprocessed | None:
         label_visibility="collapsed",
     )
     if mode == "Draw":
-        st.caption("Draw one digit, large, with the mouse or a finger.")
+        st.space("small")  # room for the canvas's own toolbar, which floats above it
         result = st_canvas(
             stroke_width=20,
             stroke_color="#FFFFFF",
@@ -133,6 +156,14 @@ def prediction_view(trace) -> None:
     st.caption("After reading all 28 rows the network picks the digit with the tallest bar.")
 
 
+def _slider_moved() -> None:
+    st.session_state.reading_step = st.session_state.step_slider
+
+
+def _play() -> None:
+    st.session_state.update(reading_step=1, playing=True, play_started=True)
+
+
 def _pause() -> None:
     st.session_state.playing = False
 
@@ -149,26 +180,31 @@ def reading_view(trace, image: np.ndarray, config) -> None:
 
 
 def _reading(trace, image, config, polling: bool) -> None:
-    # advance the animation; the timer was set by the last full run, so drop it when done
-    if st.session_state.get("playing"):
-        if not st.session_state.pop("play_started", False):
-            st.session_state.step = min(st.session_state.get("step", 1) + 1, figures.SEQ_LEN)
-        if st.session_state.step >= figures.SEQ_LEN:
-            st.session_state.playing = False
-    elif polling:
-        st.rerun()
+    # The step lives in `reading_step`, not in the slider: a timer tick that crossed a
+    # slow run would otherwise send back an old slider value and stop the animation.
+    step = st.session_state.get("reading_step", figures.SEQ_LEN)
+    playing = st.session_state.get("playing", False)
+    if playing != polling:
+        st.rerun()  # only a full run can start or drop the fragment's timer
+    if playing and not st.session_state.pop("play_started", False):
+        step = min(step + 1, figures.SEQ_LEN)
+        st.session_state.reading_step = step
+        playing = st.session_state.playing = step < figures.SEQ_LEN
 
     play, slider, options = st.columns([1, 4, 2], vertical_alignment="bottom")
     with play:
-        if st.session_state.get("playing"):
-            if st.button("Pause", icon=":material/pause:", width="stretch"):
-                st.session_state.playing = False
-                st.rerun()
-        elif st.button("Play", icon=":material/play_arrow:", width="stretch"):
-            st.session_state.update(step=1, playing=True, play_started=True)
-            st.rerun()
+        if playing:
+            st.button("Pause", icon=":material/pause:", width="stretch", on_click=_pause)
+        else:
+            st.button("Play", icon=":material/play_arrow:", width="stretch", on_click=_play)
     with slider:
-        step = st.slider("Step (rows read)", 1, figures.SEQ_LEN, key="step", on_change=_pause)
+        if playing:
+            st.progress(step / figures.SEQ_LEN, text=f"Step (rows read): {step} of 28")
+        else:
+            st.session_state.step_slider = step
+            st.slider(
+                "Step (rows read)", 1, figures.SEQ_LEN, key="step_slider", on_change=_slider_moved
+            )
     with options:
         layer = 0
         if config.num_layers > 1:
@@ -228,8 +264,9 @@ st.markdown(
     "28 pixels each, with a memory carried from one step to the next."
 )
 model_id, model, info = model_ui()
+training_status()
 
-left, right = st.columns([1, 2], gap="large")
+left, right = st.columns([2, 3], gap="large")
 with left:
     processed = input_ui()
 with right:
@@ -240,7 +277,7 @@ with right:
         image = processed.image
         trace, is_new = state.trace_once(model_id, model, image)
         if is_new:  # a new drawing starts fully read
-            st.session_state.update(step=figures.SEQ_LEN, playing=False)
+            st.session_state.update(reading_step=figures.SEQ_LEN, playing=False)
         prediction_view(trace)
 
 if trace is not None:

@@ -17,7 +17,7 @@ CELLS = {  # label -> (cell, nonlinearity)
     "GRU": ("gru", "tanh"),
 }
 CELL_LABELS = {value: label for label, value in CELLS.items()}
-REFRESH_S = 0.75  # redraw period while a run goes; rarer would feel stuck, more often costs CPU
+REFRESH_S = 1.0  # redraw period while a run goes: each redraw costs the server a rerun
 RECORDS_PER_RUN = 200  # about this many progress records, whatever the run's length
 STOP_WAIT_S = 3.0  # how long Stop waits for the current batch, so the result shows at once
 
@@ -235,15 +235,22 @@ def numbers_view(view) -> None:
     cols[3].metric("Digits per second", "–" if rate is None else f"{rate:,.0f}")
 
 
-def charts_view(view) -> None:
+def charts_view(job, view) -> None:
     series = figures.training_series(view.records)
+    epochs = job.train_config.epochs
     left, right = st.columns(2, gap="large")
     left.plotly_chart(
-        figures.loss_figure(series["epoch"], series["loss"]), config=PLOT_CONFIG, key="loss"
+        figures.loss_figure(series["epoch"], series["loss"], epochs),
+        config=PLOT_CONFIG,
+        key="loss",
     )
     right.plotly_chart(
         figures.accuracy_figure(
-            series["epoch"], series["train_accuracy"], series["val_epoch"], series["val_accuracy"]
+            series["epoch"],
+            series["train_accuracy"],
+            series["val_epoch"],
+            series["val_accuracy"],
+            epochs,
         ),
         config=PLOT_CONFIG,
         key="accuracy",
@@ -287,13 +294,14 @@ def run_view(job, polling: bool) -> None:
 
     @st.fragment(run_every=REFRESH_S if polling else None)
     def live():
+        state.keep_alive()  # the timer's runs show the browser is still here
         view = job.view()
         if polling and view.done:
             st.rerun()  # the whole page: Start comes back, the timer goes
         st.caption(describe_run(job))
         progress_view(job, view)
         numbers_view(view)
-        charts_view(view)
+        charts_view(job, view)
         if view.done:
             result_view(job, view)
 
@@ -312,15 +320,14 @@ job = state.current_job()
 running = state.is_running(job)
 settings = settings_ui(disabled=running)
 
-start_col, stop_col, _ = st.columns([1, 1, 4])
-start = start_col.button(
-    "Start training",
-    type="primary",
-    icon=":material/play_arrow:",
-    disabled=running or isinstance(settings, str),
-    width="stretch",
-)
-stop = stop_col.button("Stop", icon=":material/stop:", disabled=not running, width="stretch")
+with st.container(horizontal=True):
+    start = st.button(
+        "Start training",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=running or isinstance(settings, str),
+    )
+    stop = st.button("Stop", icon=":material/stop:", disabled=not running)
 
 if isinstance(settings, str):
     st.error(settings)

@@ -102,7 +102,7 @@ def test_an_uploaded_digit_gets_a_prediction_and_every_view(app, digit_png):
     assert str(int(np.argmax(bars))) == metric.value
     heatmap = _array(charts["state_heatmap"]["data"][0]["z"])
     assert heatmap.shape == (28, 128)  # the bundled GRU has 128 hidden units
-    assert app.slider(key="step").value == 28  # a new digit is shown fully read
+    assert app.slider(key="step_slider").value == 28  # a new digit is shown fully read
 
 
 def test_the_step_control_reveals_the_trace_without_running_the_model_again(
@@ -117,7 +117,7 @@ def test_the_step_control_reveals_the_trace_without_running_the_model_again(
     real_trace = state.trace
     monkeypatch.setattr(state, "trace", counting_trace)
     _upload(app.run(), digit_png)
-    app.slider(key="step").set_value(5).run()
+    app.slider(key="step_slider").set_value(5).run()
 
     assert not app.exception
     assert len(calls) == 1
@@ -131,15 +131,29 @@ def test_play_walks_through_the_steps_and_stops_at_the_end(app, digit_png):
     _upload(app.run(), digit_png)
     _button(app, "Play").click().run()
 
-    assert app.slider(key="step").value == 1
-    assert [b.label for b in app.button if b.label == "Pause"]
+    assert app.session_state["reading_step"] == 1
+    assert _button(app, "Pause") and not app.slider  # the slider waits while it plays
     for expected in range(2, 29):
         app.run()  # in a browser the fragment's timer does this every 0.25 s
-        assert app.slider(key="step").value == expected
-    app.run()
+        assert app.session_state["reading_step"] == expected
+        rect = _charts(app)["input_figure"]["layout"]["shapes"][0]
+        assert rect["y0"] == expected - 0.5
     assert not app.session_state["playing"]
     assert _button(app, "Play")
+    assert app.slider(key="step_slider").value == 28
     assert not app.exception
+
+
+def test_pause_keeps_the_step_reached(app, digit_png):
+    _upload(app.run(), digit_png)
+    _button(app, "Play").click().run()
+    app.run()
+    _button(app, "Pause").click().run()
+
+    assert not app.session_state["playing"]
+    assert app.slider(key="step_slider").value == 2
+    app.run()
+    assert app.session_state["reading_step"] == 2
 
 
 def test_a_bad_upload_says_what_is_wrong(app):
@@ -240,6 +254,8 @@ def test_switching_pages_keeps_the_run_going(app):
     job = app.session_state[state.JOB_KEY]
 
     app.switch_page("app_pages/playground.py").run()
+    assert not app.exception
+    assert "Your model is training" in app.get("progress")[0].proto.text
     app.switch_page("app_pages/training.py").run()
 
     assert app.session_state[state.JOB_KEY] is job

@@ -159,6 +159,6 @@ def test_digit_grid_places_each_digit_under_its_label():
     fig = figures.digit_grid_figure(images, labels, columns=10)
 
     z = np.asarray(fig.data[0].z, dtype=float)
-    assert z.shape == (2 * (28 + 12), 10 * (28 + 4) - 4)
+    assert z.shape == (2 * (28 + 18), 10 * (28 + 4) - 4)
     assert np.nansum(z) == 20  # every digit's one white pixel, scaled to 1
     assert [a.text for a in fig.layout.annotations] == [f"<b>{d}</b>" for d in labels]
