@@ -222,19 +222,34 @@ def thin(count: int, max_points: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, max_points).round().astype(int))
 
 
+def trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of each value and the `window - 1` before it (fewer at the start)."""
+    values = np.asarray(values, dtype=float)
+    sums = np.cumsum(np.concatenate([[0.0], values]))
+    index = np.arange(1, len(values) + 1)
+    start = np.maximum(index - window, 0)
+    return (sums[index] - sums[start]) / (index - start)
+
+
 def training_series(records, max_points: int = 400) -> dict[str, np.ndarray]:
     """Arrays to chart from a run's records (objects with epoch, loss, ... attributes).
 
-    Training loss and accuracy come from every record that has them, thinned to
-    `max_points` so a long run stays cheap to redraw; validation points are few and all kept.
+    Each record's loss and accuracy cover only the few batches since the one before, so they
+    jump about; the trends average about a twentieth of the run. Training points are thinned
+    to `max_points` so a long run stays cheap to redraw; validation points are all kept.
     """
     trained = [r for r in records if r.loss is not None]
+    window = max(1, len(trained) // 20)
+    loss = np.array([r.loss for r in trained], dtype=float)
+    accuracy = np.array([r.train_accuracy for r in trained], dtype=float)
     keep = thin(len(trained), max_points)
     validated = [r for r in records if r.val_accuracy is not None]
     return {
-        "epoch": np.array([trained[i].epoch for i in keep], dtype=float),
-        "loss": np.array([trained[i].loss for i in keep], dtype=float),
-        "train_accuracy": np.array([trained[i].train_accuracy for i in keep], dtype=float),
+        "epoch": np.array([r.epoch for r in trained], dtype=float)[keep],
+        "loss": loss[keep],
+        "loss_trend": trailing_mean(loss, window)[keep],
+        "train_accuracy": accuracy[keep],
+        "train_accuracy_trend": trailing_mean(accuracy, window)[keep],
         "val_epoch": np.array([r.epoch for r in validated], dtype=float),
         "val_accuracy": np.array([r.val_accuracy for r in validated], dtype=float),
     }
@@ -245,17 +260,38 @@ def _epoch_axis(fig: go.Figure, epochs: float | None) -> None:
     fig.update_xaxes(title_text="epoch", range=[0, epochs] if epochs else None, rangemode="tozero")
 
 
-def loss_figure(epoch: np.ndarray, loss: np.ndarray, epochs: float | None = None) -> go.Figure:
-    fig = go.Figure(
+def _raw_and_trend(fig, epoch, raw, trend, name: str, hover: str) -> None:
+    """The jumpy values faintly, their trend boldly, in the same colour."""
+    fig.add_trace(
         go.Scatter(
             x=epoch,
-            y=loss,
+            y=raw,
             mode="lines",
-            line={"color": LINE, "width": 3},
-            name="training loss",
-            hovertemplate="epoch %{x:.2f}: loss %{y:.3f}<extra></extra>",
+            line={"color": LINE, "width": 1.5},
+            opacity=0.3,
+            name=f"{name}, each record",
+            showlegend=False,
+            hoverinfo="skip",
         )
     )
+    fig.add_trace(
+        go.Scatter(
+            x=epoch,
+            y=trend,
+            mode="lines",
+            line={"color": LINE, "width": 3.5},
+            name=name,
+            hovertemplate=f"epoch %{{x:.2f}}: {hover}<extra></extra>",
+        )
+    )
+
+
+def loss_figure(
+    epoch: np.ndarray, loss: np.ndarray, loss_trend: np.ndarray, epochs: float | None = None
+) -> go.Figure:
+    fig = go.Figure()
+    _raw_and_trend(fig, epoch, loss, loss_trend, "training loss", "loss %{y:.3f}")
+    fig.update_layout(showlegend=False)
     _epoch_axis(fig, epochs)
     fig.update_yaxes(title_text="loss (cross-entropy)", rangemode="tozero")
     return _style(fig, "Training loss (lower is better)", height=340)
@@ -264,21 +300,13 @@ def loss_figure(epoch: np.ndarray, loss: np.ndarray, epochs: float | None = None
 def accuracy_figure(
     epoch: np.ndarray,
     train_accuracy: np.ndarray,
+    train_accuracy_trend: np.ndarray,
     val_epoch: np.ndarray,
     val_accuracy: np.ndarray,
     epochs: float | None = None,
 ) -> go.Figure:
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=epoch,
-            y=train_accuracy,
-            mode="lines",
-            line={"color": LINE, "width": 3},
-            name="training digits",
-            hovertemplate="epoch %{x:.2f}: %{y:.1%}<extra></extra>",
-        )
-    )
+    _raw_and_trend(fig, epoch, train_accuracy, train_accuracy_trend, "training digits", "%{y:.1%}")
     fig.add_trace(
         go.Scatter(
             x=val_epoch,
@@ -353,4 +381,4 @@ def digit_grid_figure(images: np.ndarray, labels: np.ndarray, columns: int = 10)
         )
     fig.update_xaxes(visible=False, range=[-0.5, width - 0.5])
     fig.update_yaxes(visible=False, range=[height - 0.5, -0.5], scaleanchor="x", constrain="domain")
-    return _style(fig, "Some of the digits, with their labels", height=60 + rows * 100)
+    return _style(fig, "Some of the digits, with their labels", height=60 + rows * 80)

@@ -221,26 +221,28 @@ def progress_view(job, view) -> None:
     st.progress(min(last.step / max(last.total_steps, 1), 1.0), text=text)
 
 
-def numbers_view(view) -> None:
-    def latest(name):
-        values = [getattr(r, name) for r in view.records if getattr(r, name) is not None]
-        return values[-1] if values else None
+def numbers_view(view, series) -> None:
+    def last(values):
+        return values[-1] if len(values) else None
 
-    loss, train_acc, val_acc = latest("loss"), latest("train_accuracy"), latest("val_accuracy")
-    rate = latest("samples_per_second")
+    loss, train_acc = last(series["loss_trend"]), last(series["train_accuracy_trend"])
+    val_acc = last(series["val_accuracy"])
+    rate = view.last.samples_per_second if view.last is not None else None
+    recent = "Averaged over the last records, like the bold line in the chart."
     cols = st.columns(4)
-    cols[0].metric("Loss", "–" if loss is None else f"{loss:.3f}")
-    cols[1].metric("Training accuracy", "–" if train_acc is None else f"{train_acc:.1%}")
+    cols[0].metric("Loss", "–" if loss is None else f"{loss:.3f}", help=recent)
+    cols[1].metric(
+        "Training accuracy", "–" if train_acc is None else f"{train_acc:.1%}", help=recent
+    )
     cols[2].metric("Validation accuracy", "–" if val_acc is None else f"{val_acc:.1%}")
     cols[3].metric("Digits per second", "–" if rate is None else f"{rate:,.0f}")
 
 
-def charts_view(job, view) -> None:
-    series = figures.training_series(view.records)
+def charts_view(job, series) -> None:
     epochs = job.train_config.epochs
     left, right = st.columns(2, gap="large")
     left.plotly_chart(
-        figures.loss_figure(series["epoch"], series["loss"], epochs),
+        figures.loss_figure(series["epoch"], series["loss"], series["loss_trend"], epochs),
         config=PLOT_CONFIG,
         key="loss",
     )
@@ -248,6 +250,7 @@ def charts_view(job, view) -> None:
         figures.accuracy_figure(
             series["epoch"],
             series["train_accuracy"],
+            series["train_accuracy_trend"],
             series["val_epoch"],
             series["val_accuracy"],
             epochs,
@@ -300,8 +303,9 @@ def run_view(job, polling: bool) -> None:
             st.rerun()  # the whole page: Start comes back, the timer goes
         st.caption(describe_run(job))
         progress_view(job, view)
-        numbers_view(view)
-        charts_view(job, view)
+        series = figures.training_series(view.records)
+        numbers_view(view, series)
+        charts_view(job, series)
         if view.done:
             result_view(job, view)
 

@@ -120,10 +120,25 @@ def _records(n_progress: int) -> list[Record]:
 def test_training_series_thins_training_points_and_keeps_every_validation_point():
     series = figures.training_series(_records(1000), max_points=100)
 
-    assert len(series["epoch"]) == len(series["loss"]) == len(series["train_accuracy"]) == 100
+    for name in ("epoch", "loss", "loss_trend", "train_accuracy", "train_accuracy_trend"):
+        assert len(series[name]) == 100
     assert series["loss"][0] == 2.0 and series["loss"][-1] == pytest.approx(2.0 / 1000)
     assert len(series["val_epoch"]) == len(series["val_accuracy"]) == 100  # 1000 / 10
     np.testing.assert_allclose(series["val_accuracy"][:2], [0.05, 0.1])
+
+
+def test_the_trend_averages_a_twentieth_of_the_run():
+    series = figures.training_series(_records(100))
+
+    # window 5: the last trend point is the mean of the last five records
+    assert series["train_accuracy_trend"][-1] == pytest.approx(np.mean([0.96, 0.97, 0.98, 0.99, 1]))
+    assert series["loss_trend"][0] == series["loss"][0]  # a shorter window at the start
+
+
+def test_trailing_mean():
+    np.testing.assert_allclose(figures.trailing_mean([1, 2, 3, 4], 2), [1, 1.5, 2.5, 3.5])
+    np.testing.assert_allclose(figures.trailing_mean([5, 7], 1), [5, 7])
+    assert len(figures.trailing_mean([], 3)) == 0
 
 
 def test_training_series_of_a_run_just_started_is_empty():
@@ -131,16 +146,23 @@ def test_training_series_of_a_run_just_started_is_empty():
     assert all(len(values) == 0 for values in series.values())
 
 
-def test_training_charts_plot_the_series():
+def test_training_charts_plot_the_series_and_the_trend():
     series = figures.training_series(_records(30))
-    loss = figures.loss_figure(series["epoch"], series["loss"])
-    np.testing.assert_allclose(loss.data[0].y, series["loss"])
-    assert loss.layout.xaxis.title.text == "epoch"
+    loss = figures.loss_figure(series["epoch"], series["loss"], series["loss_trend"], 5)
+    raw, trend = loss.data
+    np.testing.assert_allclose(raw.y, series["loss"])
+    np.testing.assert_allclose(trend.y, series["loss_trend"])
+    assert trend.line.width > raw.line.width
+    assert list(loss.layout.xaxis.range) == [0, 5]  # the whole run's width from the start
 
     accuracy = figures.accuracy_figure(
-        series["epoch"], series["train_accuracy"], series["val_epoch"], series["val_accuracy"]
+        series["epoch"],
+        series["train_accuracy"],
+        series["train_accuracy_trend"],
+        series["val_epoch"],
+        series["val_accuracy"],
     )
-    train, val = accuracy.data
+    _, train, val = accuracy.data
     assert len(train.x) == 30 and len(val.x) == 3
     assert val.name == "validation digits"
 
