@@ -8,7 +8,7 @@ import streamlit as st
 
 st.set_page_config(
     page_title="RNN Digit Lab",
-    page_icon=":material/gesture:",
+    page_icon="✍️",  # an emoji favicon is drawn locally; a :material/...: one is fetched online
     layout="wide",
     menu_items={"About": "RNN Digit Lab: how a recurrent network reads a digit, row by row."},
 )
