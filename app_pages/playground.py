@@ -15,6 +15,11 @@ UPLOAD_PROMPT = "Upload a picture of one digit (PNG or JPEG), dark on light or l
 PLAY_INTERVAL_S = 0.25  # seconds per step while playing: the whole digit in about 7 s
 TRAINING_CHECK_S = 2.0  # how often to look at this session's run from here
 CANVAS_SIZE = 280  # ten canvas pixels per MNIST pixel
+HOW_IT_READS = {  # reading order -> how one step takes in the picture
+    "rows": "one row of 28 pixels at a time, top to bottom",
+    "rows_reversed": "one row of 28 pixels at a time, bottom to top",
+    "columns": "one column of 28 pixels at a time, left to right",
+}
 PLOT_CONFIG = {"displayModeBar": False}
 
 state.keep_alive()
@@ -213,7 +218,7 @@ def _reading(trace, image, config, polling: bool) -> None:
                 range(config.num_layers),
                 format_func=lambda i: str(i + 1),
                 horizontal=True,
-                key="layer",
+                key=f"layer-of-{config.num_layers}",  # another model may have fewer layers
             )
         show_cell = trace.cell_state is not None and st.toggle(
             "Show cell state c_t", key="show_cell", help="The LSTM's long-term memory."
@@ -227,8 +232,8 @@ def _reading(trace, image, config, polling: bool) -> None:
             key="input_figure",
         )
         st.caption(
-            "The network gets the picture one row of 28 pixels at a time, top to bottom; "
-            "the yellow band is the row it reads at this step."
+            f"The network gets the picture {HOW_IT_READS[config.reading_order]}; "
+            "the highlighted band is what it reads at this step."
         )
     with middle:
         if show_cell:

@@ -22,8 +22,9 @@ RECORDS_PER_RUN = 200  # about this many progress records, whatever the run's le
 STOP_WAIT_S = 3.0  # how long Stop waits for the current batch, so the result shows at once
 
 # Each setting is bounded on its own, but together they can ask for gigabytes: a small
-# server (1 GB) must refuse a run before it starts rather than be killed halfway.
-MEMORY_BUDGET_MB = 400
+# server (1 GB, the app itself about 300 MB, two runs at once) must refuse a run before it
+# starts rather than be killed halfway, taking every visitor's session with it.
+MEMORY_BUDGET_MB = 300
 FLOATS_KEPT = {"rnn": 6, "gru": 12, "lstm": 18}  # per unit and step for backprop (measured)
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 PLOT_CONFIG = {"displayModeBar": False}
@@ -330,6 +331,8 @@ with st.container(horizontal=True):
         type="primary",
         icon=":material/play_arrow:",
         disabled=running or isinstance(settings, str),
+        help="Starts a new run with the settings in the sidebar. It replaces the model of the "
+        "last run: download that first to keep it.",
     )
     stop = st.button("Stop", icon=":material/stop:", disabled=not running)
 

@@ -232,6 +232,24 @@ def test_a_short_run_trains_and_its_model_reaches_the_playground(app, digit_png)
     assert _array(_charts(app)["state_heatmap"]["data"][0]["z"]).shape == (28, 16)
 
 
+def test_a_new_run_takes_the_old_session_model_off_the_list(app, digit_png):
+    _training_page(app, hidden_size=16, epochs=1)
+    _button(app, "Start training").click().run()
+    assert app.session_state[state.JOB_KEY].wait(120)
+    app.switch_page("app_pages/playground.py").run()
+    app.selectbox(key="model_choice").set_value("Trained in this session").run()
+
+    app.switch_page("app_pages/training.py").run()
+    app.number_input(key="epochs").set_value(200).run()
+    _button(app, "Start training").click().run()
+    app.switch_page("app_pages/playground.py").run()
+
+    assert not app.exception
+    choice = app.selectbox(key="model_choice")
+    assert "Trained in this session" not in choice.options
+    assert choice.value in choice.options
+
+
 def test_stop_ends_the_run_and_keeps_the_model(app):
     _training_page(app, hidden_size=16, epochs=200)
     _button(app, "Start training").click().run()
