@@ -16,13 +16,18 @@ st.set_page_config(
 training = st.Page(
     "app_pages/training.py", title="Training", icon=":material/model_training:", url_path="training"
 )
-# The Playground opens first: it works at once with the bundled models.
 playground = st.Page(
-    "app_pages/playground.py",
-    title="Playground",
-    icon=":material/draw:",
-    url_path="playground",
-    default=True,
+    "app_pages/playground.py", title="Playground", icon=":material/draw:", url_path="playground"
 )
+
+
+def _open_playground():
+    st.switch_page(playground)
+
+
+# Streamlit serves its default page at "/" only, so a hidden default page sends visitors on to
+# the Playground: it works at once with the bundled models, and /playground stays a real address.
+landing = st.Page(_open_playground, title="RNN Digit Lab", default=True, visibility="hidden")
+
 # Navigation on top leaves the sidebar to the Training settings and the width to the canvas.
-st.navigation([training, playground], position="top").run()
+st.navigation([training, playground, landing], position="top").run()

@@ -30,11 +30,16 @@ def prediction(page):
 
 
 def open_playground(page, app_url: str) -> None:
-    # the landing page: Streamlit serves the default page at the root, whatever its url_path
-    open_app_page(page, f"{app_url}/")
+    open_app_page(page, f"{app_url}/playground")
     expect(page.get_by_role("heading", name="Playground", level=1)).to_be_visible()
     expect(page.get_by_text(PROMPT)).to_be_visible(timeout=UPDATE_MS)
     expect(prediction(page)).to_have_count(0)
+
+
+def test_the_root_address_opens_the_playground(page, app_url):
+    open_app_page(page, f"{app_url}/")
+    expect(page.get_by_role("heading", name="Playground", level=1)).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/playground$"))
 
 
 def draw_digit(page, strokes) -> None:
