@@ -1,7 +1,8 @@
 """A training run in a background thread, for a caller (the page) that must stay responsive.
 
 The thread only appends records under a lock; whoever shows them reads a copy. It knows
-nothing of Streamlit.
+nothing of Streamlit. A job either starts at once (`start()`) or waits its turn in a
+`training.run_queue.RunQueue` (`queue.submit(job)`), which bounds the runs going at once.
 """
 
 import threading
@@ -13,20 +14,25 @@ from rnn_model.files import model_to_bytes
 from training.data import TrainValSplit
 from training.engine import Record, TrainConfig, new_model, train
 
-DONE_STATES = ("finished", "stopped", "diverged", "failed")
+DONE_STATES = ("finished", "stopped", "diverged", "failed", "cancelled")
 
 
 @dataclass
 class JobView:
     """A consistent copy of a job's progress at one moment."""
 
-    state: str  # running, finished, stopped, diverged or failed
+    state: str  # queued, running, finished, stopped, diverged, failed or cancelled
     records: list[Record] = field(default_factory=list)
     message: str = ""
+    position: int | None = None  # place in the queue while queued, 1 = starts next
 
     @property
     def done(self) -> bool:
         return self.state in DONE_STATES
+
+    @property
+    def queued(self) -> bool:
+        return self.state == "queued"
 
     @property
     def last(self) -> Record | None:
@@ -51,23 +57,33 @@ class TrainingJob:
         self._records: list[Record] = []
         self._state = "running"
         self._message = ""
+        self._position: int | None = None
         self._thread = threading.Thread(target=self._run, name="training-job", daemon=True)
+        self._ended = threading.Event()  # set once the job is over, however it ended
+        self._queue = None  # the RunQueue this job was submitted to, if any
+        self._on_end = None  # called by the job's thread as its last act: frees a queue slot
 
     def start(self) -> "TrainingJob":
+        """Run now, outside any queue."""
+        if self._queue is not None:
+            raise RuntimeError("This job was submitted to a RunQueue: the queue starts it.")
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Ask the run to end after the batch it is on."""
+        """End the job: a running one after the batch it is on, a queued one at once
+        (it leaves the queue and ends as 'cancelled')."""
         self._stop.set()
+        if self._queue is not None:
+            self._queue.cancel(self)
 
     def wait(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Wait until the job is over; False if `timeout` seconds passed first."""
+        return self._ended.wait(timeout)
 
     def view(self) -> JobView:
         with self._lock:
-            return JobView(self._state, list(self._records), self._message)
+            return JobView(self._state, list(self._records), self._message, self._position)
 
     def trained_model(self) -> RowClassifier | None:
         """The model once the run is over and kept usable weights, else None."""
@@ -92,13 +108,23 @@ class TrainingJob:
 
     def _run(self) -> None:
         try:
-            for record in train(
-                self.model, self.data.train, self.data.val, self.train_config, self._stop
-            ):
-                self._append(record)
+            self._train()
         except Exception as error:  # a run must end in a state the page can show
             self._finish("failed", f"Training failed: {error}")
-            return
+        finally:
+            with self._lock:
+                if self._state not in DONE_STATES:  # only something like SystemExit gets here
+                    self._state, self._message = "failed", "Training ended unexpectedly."
+            # hand the queue slot on whatever happened above, then let waiters in
+            if self._on_end is not None:
+                self._on_end(self)
+            self._ended.set()
+
+    def _train(self) -> None:
+        for record in train(
+            self.model, self.data.train, self.data.val, self.train_config, self._stop
+        ):
+            self._append(record)
         last = self.view().last
         state = {"end": "finished", "stopped": "stopped", "diverged": "diverged"}[last.kind]
         self._finish(state, last.message)
@@ -111,3 +137,27 @@ class TrainingJob:
         with self._lock:
             self._state = state
             self._message = message
+
+    # -- called by RunQueue only, while it holds its own lock -------------------------------
+
+    def _join_queue(self, queue, on_end) -> None:
+        if self._queue is not None or self._thread.ident is not None or self._ended.is_set():
+            raise RuntimeError("This job was already started or submitted; make a new one.")
+        self._queue, self._on_end = queue, on_end
+
+    def _wait_in_line(self, position: int) -> None:
+        runs = "1 run" if position == 2 else f"{position - 1} runs"
+        ahead = "yours is next" if position == 1 else f"{runs} ahead of yours"
+        with self._lock:
+            self._state, self._position = "queued", position
+            self._message = f"Waiting for a free training slot: {ahead}."
+
+    def _launch(self) -> None:
+        with self._lock:
+            self._state, self._position, self._message = "running", None, ""
+        self._thread.start()
+
+    def _end_unstarted(self, state: str, message: str) -> None:
+        with self._lock:
+            self._state, self._position, self._message = state, None, message
+        self._ended.set()
