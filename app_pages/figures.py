@@ -324,8 +324,8 @@ def accuracy_figure(
     return _style(fig, "Accuracy (higher is better)", height=340)
 
 
-def class_counts_figure(counts) -> go.Figure:
-    """Digits per class in a data set, one bar per digit in its class colour."""
+def class_counts_figure(counts, title: str = "Images per digit") -> go.Figure:
+    """Digits per class in a data set (or predicted), one bar per digit in its class colour."""
     counts = np.asarray(counts)  # (10,)
     fig = go.Figure(
         go.Bar(
@@ -340,7 +340,7 @@ def class_counts_figure(counts) -> go.Figure:
     )
     fig.update_xaxes(title_text="digit", type="category")
     fig.update_yaxes(title_text="images", rangemode="tozero")
-    return _style(fig, "Images per digit", height=300)
+    return _style(fig, title, height=300)
 
 
 def digit_grid_figure(images: np.ndarray, labels: np.ndarray, columns: int = 10) -> go.Figure:

@@ -108,11 +108,18 @@ def is_running(job: TrainingJob | None) -> bool:
     return job is not None and not job.view().done
 
 
-def start_job(model_config, train_config, source: str) -> TrainingJob:
-    """Start a run for this session, unless one is running here or the server is full."""
+def start_job(
+    model_config, train_config, source: str | TrainValSplit, label: str | None = None
+) -> TrainingJob:
+    """Start a run for this session, unless one is running here or the server is full.
+
+    `source` is a key of DATA_SOURCES, or digits the page already holds (a Kaggle upload,
+    MNIST) with the `label` that names them in the run's caption and model file.
+    """
     if is_running(current_job()):
         raise BusyError("A run is already going: stop it before starting another.")
-    data = training_data(source)
+    data = training_data(source) if isinstance(source, str) else source
+    label = label or DATA_SOURCES[source]
     board = _job_board()
     with board.lock:
         if board.running() >= MAX_RUNNING_JOBS:
@@ -120,7 +127,7 @@ def start_job(model_config, train_config, source: str) -> TrainingJob:
                 f"The server is already training {MAX_RUNNING_JOBS} models for other "
                 "visitors. Try again in a minute, or try a bundled model in the Playground."
             )
-        job = TrainingJob(model_config, train_config, data, DATA_SOURCES[source]).start()
+        job = TrainingJob(model_config, train_config, data, label).start()
         board.jobs.add(job)
     st.session_state[JOB_KEY] = job
     keep_alive()

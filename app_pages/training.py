@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from app_pages import figures, state
+from app_pages import data_ui, figures, kaggle_ui, state
 from rnn_model import ModelConfig
 from rnn_model.config import MAX_HIDDEN_SIZE, MAX_LAYERS
 from training.data import DataError
@@ -46,10 +46,12 @@ def estimated_memory_mb(config: ModelConfig, batch_size: int) -> float:
 
 
 def settings_ui(disabled: bool):
-    """The settings in the sidebar; returns (ModelConfig, TrainConfig, source) or a message."""
+    """The settings in the sidebar; returns (ModelConfig, TrainConfig, digits, their label)
+    or a message."""
     keep = {"persist_state": "session", "disabled": disabled}  # settings survive page visits
     with st.sidebar:
         st.header("Settings")
+        choice = data_ui.data_ui(**keep)  # what it learns from comes first, with its upload
         cell_label = st.selectbox(
             "Cell",
             list(CELLS),
@@ -117,9 +119,6 @@ def settings_ui(disabled: bool):
             help="The same seed and settings give the same run.",
             **keep,
         )
-        source = st.selectbox(
-            "Data", list(state.DATA_SOURCES), format_func=state.DATA_SOURCES.get, key="data", **keep
-        )
         augment = st.toggle(
             "Augment",
             key="augment",
@@ -128,6 +127,8 @@ def settings_ui(disabled: bool):
             **keep,
         )
 
+    if isinstance(choice, data_ui.NotReady):
+        return choice  # no digits yet: data_ui.messages() says how to get them
     cell, nonlinearity = CELLS[cell_label]
     try:
         model_config = ModelConfig(
@@ -136,8 +137,7 @@ def settings_ui(disabled: bool):
             hidden_size=int(hidden_size),
             num_layers=int(num_layers),
         )
-        data = state.training_data(source)
-        steps = math.ceil(len(data.train) / int(batch_size)) * int(epochs)
+        steps = math.ceil(len(choice.data.train) / int(batch_size)) * int(epochs)
         train_config = TrainConfig(
             optimizer=optimizer.lower(),
             learning_rate=float(learning_rate),
@@ -156,7 +156,7 @@ def settings_ui(disabled: bool):
             f"more than the {MEMORY_BUDGET_MB} MB this server allows a run. Choose a smaller "
             "hidden size, fewer layers or a smaller batch."
         )
-    return model_config, train_config, source
+    return model_config, train_config, choice.data, choice.label
 
 
 def describe_run(job) -> str:
@@ -175,20 +175,19 @@ def describe_run(job) -> str:
 # -- views --------------------------------------------------------------------------------
 
 
-def data_preview(source: str) -> None:
-    try:
-        data = state.training_data(source)
-    except DataError as error:
-        st.error(f"The digits could not be loaded: {error}")
-        return
+def data_preview(choice: data_ui.DataChoice | None) -> None:
+    if choice is None:
+        return  # no digits yet: data_ui.messages() said how to get them
+    data = choice.data
     train, val = data.train, data.val
     st.subheader("The digits it will learn from")
     st.markdown(
-        f"**{len(train) + len(val):,} digits**: {len(train):,} to train on and {len(val):,} "
-        f"to check it on ({data.description}). Each is 28 x 28 pixels, read one row per step."
+        f"**{choice.label}**: {len(train):,} to train on, checked on {data.description}. "
+        "Each is 28 x 28 pixels, read one row per step."
     )
     labels = train.labels.numpy()
-    picks = [int((labels == d).nonzero()[0][k]) for k in range(2) for d in range(10)]
+    first_two = [(labels == d).nonzero()[0][:2] for d in range(10)]  # fewer if a digit is rare
+    picks = [int(index[k]) for k in range(2) for index in first_two if k < len(index)]
     counts = [a + b for a, b in zip(train.class_counts(), val.class_counts(), strict=True)]
     left, right = st.columns([3, 2], gap="large")
     left.plotly_chart(
@@ -258,6 +257,9 @@ def charts_view(job, series) -> None:
         ),
         config=PLOT_CONFIG,
         key="accuracy",
+    )
+    st.caption(
+        f"Trained on {job.data_label}; validation accuracy measured on {job.data.description}."
     )
 
 
@@ -336,8 +338,9 @@ with st.container(horizontal=True):
     )
     stop = st.button("Stop", icon=":material/stop:", disabled=not running)
 
-if isinstance(settings, str):
+if isinstance(settings, str) and not isinstance(settings, data_ui.NotReady):
     st.error(settings)
+data_ui.messages()  # what the data choice needs: a download, an upload, a better file
 if stop and job is not None:
     job.stop()
     job.wait(STOP_WAIT_S)
@@ -351,6 +354,7 @@ if start and not isinstance(settings, str):
         st.rerun()  # draws Start disabled and starts the timer
 
 if job is None:
-    data_preview(settings[2] if not isinstance(settings, str) else "sample")
+    data_preview(data_ui.chosen())
 else:
     run_view(job, polling=running)
+kaggle_ui.submission_ui()
