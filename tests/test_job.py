@@ -1,9 +1,16 @@
+import gc
+import threading
+import weakref
+
 import pytest
+import torch
 
 from rnn_model import ModelConfig, model_from_bytes
+from training import job as job_module
 from training.data import load_training_data
-from training.engine import TrainConfig
+from training.engine import TrainConfig, new_model
 from training.job import TrainingJob
+from training.run_queue import RunQueue
 
 
 @pytest.fixture(scope="module")
@@ -44,4 +51,90 @@ def test_a_failing_run_ends_in_a_state_with_a_message(data):
     view = job.view()
     assert view.state == "failed"
     assert "no training digits" in view.message
+    assert job.trained_model() is None
+
+
+# -- when the model exists, and letting it go -----------------------------------------------
+
+TIMEOUT_S = 30  # only reached when something is broken
+REAL_TRAIN = job_module.train
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """Runs that yield their real 'start' record, then hold until told to stop: the test
+    knows the model exists (`started`) and decides when the run ends."""
+    started = threading.Event()
+
+    def train(model, train_set, val_set, config, stop):
+        records = REAL_TRAIN(model, train_set, val_set, config, stop)
+        yield next(records)
+        started.set()
+        assert stop.wait(TIMEOUT_S), "the test never stopped the run"
+        yield from records  # the engine sees the stop flag and ends 'stopped'
+
+    monkeypatch.setattr(job_module, "train", train)
+    return started
+
+
+def test_the_model_is_built_when_the_run_starts_from_the_seed(data):
+    config = ModelConfig(hidden_size=16)
+    job = TrainingJob(config, TrainConfig(epochs=1, seed=3), data, "sample")
+    assert job.model is None  # a job that has not started holds no weights
+    job.stop()  # before it starts: it runs no batch, so its weights are the initial ones
+    job.start()
+    assert job.wait(TIMEOUT_S)
+
+    assert job.view().state == "stopped"
+    expected = new_model(config, seed=3).state_dict()
+    for name, tensor in job.trained_model().state_dict().items():
+        assert torch.equal(tensor, expected[name]), name
+
+
+def test_a_queued_job_holds_no_model_and_never_builds_one_if_cancelled(data, held):
+    queue = RunQueue(limit=1)
+    running = queue.submit(TrainingJob(ModelConfig(hidden_size=8), TrainConfig(), data, "a"))
+    big = ModelConfig(cell="lstm", hidden_size=1024, num_layers=4)  # 118 MB of weights
+    waiting = queue.submit(TrainingJob(big, TrainConfig(), data, "b"))
+    assert held.wait(TIMEOUT_S)
+
+    assert waiting.view().queued and waiting.model is None
+    assert running.model is not None
+    waiting.stop()
+    running.stop()
+    assert running.wait(TIMEOUT_S) and waiting.wait(TIMEOUT_S)
+    assert waiting.view().state == "cancelled" and waiting.model is None
+    assert waiting.trained_model() is None
+    with pytest.raises(RuntimeError, match="no trained model"):
+        waiting.model_file()
+
+
+def test_discarding_a_running_job_stops_it_and_frees_its_model(data, held):
+    discarded = TrainingJob(ModelConfig(hidden_size=16), TrainConfig(), data, "sample").start()
+    assert held.wait(TIMEOUT_S)
+    model = weakref.ref(discarded.model)
+
+    discarded.discard("Stopped: its browser left.")
+
+    assert discarded.wait(TIMEOUT_S)
+    gc.collect()
+    assert model() is None  # freed, though the test (like a stored session) keeps the job
+    view = discarded.view()
+    assert view.state == "stopped" and view.message == "Stopped: its browser left."
+    assert view.records[-1].kind == "stopped"
+    assert discarded.trained_model() is None
+
+
+def test_a_stopped_job_keeps_its_model_and_a_finished_one_loses_it_when_discarded(data):
+    job = TrainingJob(ModelConfig(hidden_size=8), TrainConfig(epochs=1), data, "sample").start()
+    assert job.wait(TIMEOUT_S)
+    model = weakref.ref(job.trained_model())
+    gc.collect()
+    assert model() is not None  # nobody discarded it: the session can still use it
+
+    job.discard("Let go.")
+
+    gc.collect()
+    assert model() is None
+    assert job.view().state == "finished" and job.view().message == "Let go."
     assert job.trained_model() is None

@@ -38,7 +38,7 @@ class GatedRuns:
     def __init__(self, queue: RunQueue):
         self.queue = queue
         self.lock = threading.Lock()
-        self.names: dict[int, str] = {}  # id(job.model) -> name
+        self.names: dict[int, str] = {}  # id(job.train_config) -> name (the model is built later)
         self.started: dict[str, threading.Event] = {}
         self.gates: dict[str, threading.Event] = {}
         self.failing: set[str] = set()
@@ -48,7 +48,7 @@ class GatedRuns:
         self.queue_running_at_start: list[int] = []
 
     def add(self, name: str, job: TrainingJob, fail: bool = False) -> TrainingJob:
-        self.names[id(job.model)] = name
+        self.names[id(job.train_config)] = name
         self.started[name] = threading.Event()
         self.gates[name] = threading.Event()
         if fail:
@@ -62,7 +62,7 @@ class GatedRuns:
         assert self.started[name].wait(TIMEOUT_S), f"job {name} never started"
 
     def train(self, model, train_set, val_set, config, stop):
-        name = self.names[id(model)]
+        name = self.names[id(config)]
         with self.lock:
             self.running += 1
             self.most_running = max(self.most_running, self.running)

@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from rnn_model import ModelConfig, RowClassifier
 from training.augment import random_affine
 from training.data import DigitSet
+from training.limits import eval_chunk
 
 OPTIMIZERS = ("adam", "sgd")
 
@@ -96,8 +97,14 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 
 @torch.no_grad()
-def predict(model: RowClassifier, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Predicted class of each image (N, 28, 28) uint8 -> (N,) int64."""
+def predict(
+    model: RowClassifier, images: torch.Tensor, batch_size: int | None = None
+) -> torch.Tensor:
+    """Predicted class of each image (N, 28, 28) uint8 -> (N,) int64.
+
+    Goes `batch_size` images at a time; by default as many as fit a small memory budget.
+    """
+    batch_size = batch_size or eval_chunk(model.config)
     was_training = model.training
     model.eval()
     out = [model(chunk.float() / 255).argmax(1) for chunk in images.split(batch_size)]
@@ -130,7 +137,6 @@ def train(
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     schedule = _cosine(optimizer, total_steps) if config.cosine_schedule else None
-    images = train_set.images.float() / 255  # (N, 28, 28), converted once
     last_good = [p.detach().clone() for p in model.parameters()]
 
     state = _RunState(total_steps, steps_per_epoch, start=time.perf_counter())
@@ -144,7 +150,9 @@ def train(
             if stop is not None and stop.is_set():
                 yield state.finish("stopped", model, val_set, optimizer, "Stopped by request.")
                 return
-            x, y = images[batch_index], train_set.labels[batch_index]
+            # converted per batch: a float copy of all of MNIST would be 190 MB per run
+            x = train_set.images[batch_index].float() / 255  # (B, 28, 28)
+            y = train_set.labels[batch_index]  # (B,)
             if config.augment:
                 x = random_affine(x, generator)
             problem = _train_step(model, optimizer, x, y, config, state, last_good)

@@ -3,6 +3,9 @@
 The thread only appends records under a lock; whoever shows them reads a copy. It knows
 nothing of Streamlit. A job either starts at once (`start()`) or waits its turn in a
 `training.run_queue.RunQueue` (`queue.submit(job)`), which bounds the runs going at once.
+
+The model is built by the job's thread when the run starts, so a job waiting in a queue holds
+no weights: thirty visitors queued behind two runs cost their settings and little more.
 """
 
 import threading
@@ -51,7 +54,7 @@ class TrainingJob:
         self.train_config = train_config
         self.data = data
         self.data_label = data_label
-        self.model = new_model(model_config, train_config.seed)
+        self.model: RowClassifier | None = None  # built by the thread when the run starts
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._records: list[Record] = []
@@ -62,6 +65,9 @@ class TrainingJob:
         self._ended = threading.Event()  # set once the job is over, however it ended
         self._queue = None  # the RunQueue this job was submitted to, if any
         self._on_end = None  # called by the job's thread as its last act: frees a queue slot
+        self._discarded = False  # nobody will look at it again: drop the model once unused
+        self._discard_message = ""
+        self._thread_over = False  # the thread is past the last point where it uses the model
 
     def start(self) -> "TrainingJob":
         """Run now, outside any queue."""
@@ -77,13 +83,24 @@ class TrainingJob:
         if self._queue is not None:
             self._queue.cancel(self)
 
+    def discard(self, message: str) -> None:
+        """End the job as `stop()` does and let go of its model, so that its memory is freed
+        even while something (a browser session kept for a reconnect) still holds the job.
+        For a job whose browser has gone; `message` becomes the job's message. Any thread."""
+        with self._lock:
+            self._discarded, self._discard_message = True, message
+            if self._thread_over or self._thread.ident is None:
+                self.model = None  # else the thread drops it as it ends
+        self.stop()
+
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the job is over; False if `timeout` seconds passed first."""
         return self._ended.wait(timeout)
 
     def view(self) -> JobView:
         with self._lock:
-            return JobView(self._state, list(self._records), self._message, self._position)
+            message = self._discard_message if self._discarded else self._message
+            return JobView(self._state, list(self._records), message, self._position)
 
     def trained_model(self) -> RowClassifier | None:
         """The model once the run is over and kept usable weights, else None."""
@@ -93,7 +110,10 @@ class TrainingJob:
         return None
 
     def model_file(self) -> bytes:
-        return model_to_bytes(self.model, self.provenance())
+        model = self.trained_model()
+        if model is None:
+            raise RuntimeError("This job has no trained model to save.")
+        return model_to_bytes(model, self.provenance())
 
     def provenance(self) -> dict:
         last = self.view().last
@@ -115,15 +135,19 @@ class TrainingJob:
             with self._lock:
                 if self._state not in DONE_STATES:  # only something like SystemExit gets here
                     self._state, self._message = "failed", "Training ended unexpectedly."
+                self._thread_over = True
+                if self._discarded:
+                    self.model = None
             # hand the queue slot on whatever happened above, then let waiters in
             if self._on_end is not None:
                 self._on_end(self)
             self._ended.set()
 
     def _train(self) -> None:
-        for record in train(
-            self.model, self.data.train, self.data.val, self.train_config, self._stop
-        ):
+        model = new_model(self.model_config, self.train_config.seed)
+        with self._lock:
+            self.model = model
+        for record in train(model, self.data.train, self.data.val, self.train_config, self._stop):
             self._append(record)
         last = self.view().last
         state = {"end": "finished", "stopped": "stopped", "diverged": "diverged"}[last.kind]
