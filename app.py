@@ -4,6 +4,10 @@ Run with `streamlit run app.py`. The pages live in app_pages/ (not pages/, which
 would also list on its own).
 """
 
+# pandas is imported here, before any page runs: plotly looks it up in sys.modules without
+# waiting for an import in progress, so two sessions drawing their first charts at once could
+# catch it half-initialised ("partially initialized module 'pandas' has no attribute 'Series'").
+import pandas  # noqa: F401
 import streamlit as st
 
 st.set_page_config(
