@@ -83,6 +83,13 @@ def training_status() -> None:
         view = job.view()
         if view.done:
             st.rerun()  # the whole page, so the model list gains the new model
+        if view.queued:
+            st.info(
+                f"{view.message} Your model trains when its turn comes, and joins the model "
+                "list when its run ends.",
+                icon=":material/hourglass_top:",
+            )
+            return
         last = view.last
         done = last.step / max(last.total_steps, 1) if last is not None else 0.0
         st.progress(

@@ -6,24 +6,32 @@ The only module besides the pages that touches st.cache_resource and st.session_
 
 import hashlib
 import threading
-import time
-import weakref
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
+from streamlit import runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from rnn_model import ModelInfo, RowClassifier, Trace, bundled_path, load_model, trace
+from rnn_model import (
+    ModelInfo,
+    RowClassifier,
+    Trace,
+    bundled_path,
+    load_model,
+    trace,
+)
 from training.data import TrainValSplit, load_training_data
 from training.job import TrainingJob
+from training.run_queue import RunQueue
 
 JOB_KEY = "training_job"
 HEARTBEAT_KEY = "training_heartbeat"
 TRACE_KEY = "trace_memo"
 
-# A small server has 2 CPU shares: more simultaneous runs than that only slow each other down.
-MAX_RUNNING_JOBS = 2
-# A run whose browser has been gone this long is stopped (its model and charts are kept).
+# A run whose browser has been gone this long is stopped, and its model let go.
 ABANDON_AFTER_S = 60.0
+ABANDONED = "Stopped because this tab was closed or lost its connection for over a minute."
 
 DATA_SOURCES = {"sample": "Embedded sample: 5,000 MNIST digits"}  # source -> label
 
@@ -47,57 +55,80 @@ def training_data(source: str) -> TrainValSplit:
     return load_training_data(source)
 
 
-class _JobBoard:
-    """Every run on this server, so the number running at once can be bounded."""
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.jobs: weakref.WeakSet[TrainingJob] = weakref.WeakSet()
-
-    def running(self) -> int:
-        return sum(1 for job in list(self.jobs) if not job.view().done)
-
-
 @st.cache_resource(show_spinner=False)
-def _job_board() -> _JobBoard:
-    # The one shared thing that changes: it only counts runs, it holds no one's data.
-    return _JobBoard()
+def run_queue() -> RunQueue:
+    """The server's one queue of training runs (RNN_DIGIT_LAB_MAX_RUNS at once, default 2).
+
+    The one shared thing that changes: it holds the runs in order, never a session's page."""
+    return RunQueue()
 
 
 # -- this session's training run ----------------------------------------------------------
 
 
 class _Heartbeat:
-    """When a page of this session last ran, and the run to stop if that was long ago."""
+    """This session's run, and what to do with it when the session's browser goes away.
 
-    def __init__(self):
+    Streamlit releases a session's resources whenever its browser disconnects, even for a
+    moment (a laptop lid, a wifi blip). Each release starts a timer; when it fires, the run is
+    discarded (stopped, its model let go) unless the browser is connected again or a later
+    disconnect has started a timer of its own."""
+
+    def __init__(self, connected: Callable[[], bool]):
         self.job: TrainingJob | None = None
-        self.seen = time.monotonic()
+        self.connected = connected  # is this session's browser connected right now?
+        self.releases = 0  # disconnects seen so far
+        self.timer: threading.Timer | None = None  # the latest disconnect's timer
+        self.lock = threading.Lock()
 
-    def stop_if_gone(self) -> None:
-        if self.job is not None and time.monotonic() - self.seen >= ABANDON_AFTER_S:
-            self.job.stop()
+    def released(self, window_s: float) -> threading.Timer:
+        """The browser disconnected: give it `window_s` seconds to come back."""
+        with self.lock:
+            self.releases += 1
+            timer = threading.Timer(window_s, self.stop_if_gone, args=(self.releases,))
+            timer.daemon = True
+            self.timer = timer
+        timer.start()
+        return timer
+
+    def stop_if_gone(self, release: int) -> None:
+        with self.lock:
+            if release != self.releases or self.job is None or self.connected():
+                return
+            job, self.job = self.job, None
+        job.discard(ABANDONED)
 
 
-def _stop_later(beat: _Heartbeat) -> None:
-    # Streamlit releases session resources whenever the browser disconnects, even for a
-    # moment (a laptop lid, a wifi blip); a page that comes back refreshes `seen`, so only
-    # a browser that stays away loses its run.
-    timer = threading.Timer(ABANDON_AFTER_S + 1.0, beat.stop_if_gone)
-    timer.daemon = True
-    timer.start()
+def _connection_probe() -> Callable[[], bool]:
+    """Whether this session is connected, askable from any thread: Streamlit keeps a
+    disconnected session a while for a reconnect, and a reconnect need not rerun the page."""
+    ctx = get_script_run_ctx()
+    session_id = ctx.session_id if ctx is not None else None
+
+    def connected() -> bool:
+        if session_id is None or not runtime.exists():
+            return False  # no server to reconnect to (a test, or shutting down)
+        return runtime.get_instance().is_active_session(session_id)
+
+    return connected
 
 
-@st.cache_resource(scope="session", on_release=_stop_later, show_spinner=False)
+def _on_release(beat: _Heartbeat) -> None:
+    beat.released(ABANDON_AFTER_S)
+
+
+@st.cache_resource(scope="session", on_release=_on_release, show_spinner=False)
 def _watch(_beat: _Heartbeat) -> _Heartbeat:
     return _beat
 
 
 def keep_alive() -> None:
-    """Note that this session's browser is still here. Every page calls it on every run."""
-    beat = st.session_state.setdefault(HEARTBEAT_KEY, _Heartbeat())
-    beat.seen = time.monotonic()
-    _watch(beat)  # registers again after a reconnect released it
+    """Keep a disconnect watch on this session. Every page calls it on every run, so a
+    reconnect that reruns a page registers the watch again after its release."""
+    beat = st.session_state.get(HEARTBEAT_KEY)
+    if beat is None:
+        beat = st.session_state[HEARTBEAT_KEY] = _Heartbeat(_connection_probe())
+    _watch(beat)
 
 
 def current_job() -> TrainingJob | None:
@@ -111,7 +142,8 @@ def is_running(job: TrainingJob | None) -> bool:
 def start_job(
     model_config, train_config, source: str | TrainValSplit, label: str | None = None
 ) -> TrainingJob:
-    """Start a run for this session, unless one is running here or the server is full.
+    """Start a run for this session, or queue it while the server is full; refused while
+    this session has a run going or waiting.
 
     `source` is a key of DATA_SOURCES, or digits the page already holds (a Kaggle upload,
     MNIST) with the `label` that names them in the run's caption and model file.
@@ -120,15 +152,8 @@ def start_job(
         raise BusyError("A run is already going: stop it before starting another.")
     data = training_data(source) if isinstance(source, str) else source
     label = label or DATA_SOURCES[source]
-    board = _job_board()
-    with board.lock:
-        if board.running() >= MAX_RUNNING_JOBS:
-            raise BusyError(
-                f"The server is already training {MAX_RUNNING_JOBS} models for other "
-                "visitors. Try again in a minute, or try a bundled model in the Playground."
-            )
-        job = TrainingJob(model_config, train_config, data, label).start()
-        board.jobs.add(job)
+    # starts now if a slot is free; else it waits its turn and starts by itself
+    job = run_queue().submit(TrainingJob(model_config, train_config, data, label))
     st.session_state[JOB_KEY] = job
     keep_alive()
     st.session_state[HEARTBEAT_KEY].job = job

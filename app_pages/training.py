@@ -9,6 +9,7 @@ from rnn_model import ModelConfig
 from rnn_model.config import MAX_HIDDEN_SIZE, MAX_LAYERS
 from training.data import DataError
 from training.engine import MAX_BATCH_SIZE, MAX_EPOCHS, TrainConfig
+from training.limits import estimated_memory_mb, run_budget_mb
 
 CELLS = {  # label -> (cell, nonlinearity)
     "Vanilla RNN (tanh)": ("rnn", "tanh"),
@@ -20,29 +21,12 @@ CELL_LABELS = {value: label for label, value in CELLS.items()}
 REFRESH_S = 1.0  # redraw period while a run goes: each redraw costs the server a rerun
 RECORDS_PER_RUN = 200  # about this many progress records, whatever the run's length
 STOP_WAIT_S = 3.0  # how long Stop waits for the current batch, so the result shows at once
-
-# Each setting is bounded on its own, but together they can ask for gigabytes: a small
-# server (1 GB, the app itself about 300 MB, two runs at once) must refuse a run before it
-# starts rather than be killed halfway, taking every visitor's session with it.
-MEMORY_BUDGET_MB = 300
-FLOATS_KEPT = {"rnn": 6, "gru": 12, "lstm": 18}  # per unit and step for backprop (measured)
-GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 PLOT_CONFIG = {"displayModeBar": False}
 
 state.keep_alive()
 
 
 # -- settings -----------------------------------------------------------------------------
-
-
-def estimated_memory_mb(config: ModelConfig, batch_size: int) -> float:
-    """Rough peak memory of one training step: activations kept for backprop, plus
-    weights, gradients and Adam's two moments."""
-    units = config.seq_len * batch_size * config.hidden_size * config.num_layers
-    activations = units * FLOATS_KEPT[config.cell] * 4
-    h, g = config.hidden_size, GATES[config.cell]
-    weights = g * h * (config.input_size + h + 2) + (config.num_layers - 1) * g * h * (2 * h + 2)
-    return (activations + 4 * 4 * weights) / 2**20
 
 
 def settings_ui(disabled: bool):
@@ -149,11 +133,19 @@ def settings_ui(disabled: bool):
         )
     except (DataError, ValueError) as error:
         return f"These settings cannot be used: {error}. Change them in the sidebar."
+    # Each setting is bounded on its own, but together they can ask for gigabytes: refuse
+    # a run before it starts rather than have the server killed halfway through.
     memory = estimated_memory_mb(model_config, train_config.batch_size)
-    if memory > MEMORY_BUDGET_MB:
+    budget = run_budget_mb(state.run_queue().limit)
+    st.sidebar.caption(
+        f"Limits on this server: hidden size up to {MAX_HIDDEN_SIZE}, {MAX_LAYERS} layers, "
+        f"batch {MAX_BATCH_SIZE}, {MAX_EPOCHS} epochs, and {budget:,.0f} MB of memory per run. "
+        f"These settings need about {memory:,.0f} MB."
+    )
+    if memory > budget:
         return (
             f"This network and batch size would need about {memory:,.0f} MB while training, "
-            f"more than the {MEMORY_BUDGET_MB} MB this server allows a run. Choose a smaller "
+            f"more than the {budget:,.0f} MB this server allows a run. Choose a smaller "
             "hidden size, fewer layers or a smaller batch."
         )
     return model_config, train_config, choice.data, choice.label
@@ -164,10 +156,11 @@ def describe_run(job) -> str:
     cell = CELL_LABELS.get((m.cell, m.nonlinearity), m.cell.upper())
     layers = "1 layer" if m.num_layers == 1 else f"{m.num_layers} layers"
     optimizer = "Adam" if t.optimizer == "adam" else "SGD"
+    epochs = "1 epoch" if t.epochs == 1 else f"{t.epochs} epochs"
     augmented = ", augmented" if t.augment else ""
     return (
         f"This run: {cell}, {m.hidden_size} hidden units, {layers} · {optimizer}, learning rate "
-        f"{t.learning_rate:g}, batch {t.batch_size}, {t.epochs} epochs, seed {t.seed}"
+        f"{t.learning_rate:g}, batch {t.batch_size}, {epochs}, seed {t.seed}"
         f"{augmented} · {job.data_label}"
     )
 
@@ -202,6 +195,16 @@ def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.0f} s"
     return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"
+
+
+def queue_view(view) -> None:
+    limit = state.run_queue().limit
+    at_once = "one run at a time" if limit == 1 else f"{limit} runs at once"
+    st.info(
+        f"{view.message} This server trains {at_once}, first come first served: yours starts "
+        "by itself, and its charts grow here. Keep this tab open.",
+        icon=":material/hourglass_top:",
+    )
 
 
 def progress_view(job, view) -> None:
@@ -269,8 +272,12 @@ def result_view(job, view) -> None:
     score = f" {val:.1%} of the validation digits are read right." if val is not None else ""
     if view.state == "finished":
         st.success(f"Training finished.{score}", icon=":material/check_circle:")
+    elif view.state == "stopped" and job.trained_model() is None:
+        st.info(view.message)  # stopped and let go while its browser was away
     elif view.state == "stopped":
         st.info(f"Stopped before the end; the model so far is kept.{score}")
+    elif view.state == "cancelled":
+        st.info("Cancelled before it started. Start it again whenever you like.")
     elif view.state == "diverged":
         st.warning(view.message)
     else:
@@ -296,15 +303,22 @@ def result_view(job, view) -> None:
 
 
 def run_view(job, polling: bool) -> None:
-    """Progress, numbers and charts, redrawn on a timer only while the run goes."""
+    """Progress, numbers and charts, redrawn on a timer only while the run goes or waits."""
+    queued = job.view().queued  # as the buttons above were drawn
 
     @st.fragment(run_every=REFRESH_S if polling else None)
     def live():
         state.keep_alive()  # the timer's runs show the browser is still here
         view = job.view()
-        if polling and view.done:
-            st.rerun()  # the whole page: Start comes back, the timer goes
+        if polling and (view.done or view.queued != queued):
+            st.rerun()  # the whole page: Start comes back, or Cancel becomes Stop
         st.caption(describe_run(job))
+        if view.queued:
+            queue_view(view)
+            return
+        if view.done and not view.records:  # cancelled, or failed before its first step
+            result_view(job, view)
+            return
         progress_view(job, view)
         series = figures.training_series(view.records)
         numbers_view(view, series)
@@ -336,7 +350,13 @@ with st.container(horizontal=True):
         help="Starts a new run with the settings in the sidebar. It replaces the model of the "
         "last run: download that first to keep it.",
     )
-    stop = st.button("Stop", icon=":material/stop:", disabled=not running)
+    queued = job is not None and job.view().queued
+    stop = st.button(  # a key, so a click counts even if the run starts as it is made
+        "Cancel" if queued else "Stop",
+        icon=":material/close:" if queued else ":material/stop:",
+        key="stop",
+        disabled=not running,
+    )
 
 if isinstance(settings, str) and not isinstance(settings, data_ui.NotReady):
     st.error(settings)

@@ -301,35 +301,3 @@ def test_a_diverging_run_ends_with_a_warning_not_a_traceback(app):
     assert not app.exception
     assert job.view().state == "diverged"
     assert "diverged" in app.warning[0].value and "smaller learning rate" in app.warning[0].value
-
-
-def test_a_full_server_turns_a_start_away_politely(app, monkeypatch):
-    monkeypatch.setattr(state, "MAX_RUNNING_JOBS", 0)
-    _training_page(app, hidden_size=16, epochs=1)
-    _button(app, "Start training").click().run()
-
-    assert not app.exception
-    assert state.JOB_KEY not in app.session_state
-    assert "Try again in a minute" in app.warning[0].value
-
-
-# -- session bookkeeping ------------------------------------------------------------------
-
-
-class _FakeJob:
-    stopped = False
-
-    def stop(self):
-        self.stopped = True
-
-
-def test_an_abandoned_run_is_stopped_and_a_returning_one_is_not(monkeypatch):
-    monkeypatch.setattr(state, "ABANDON_AFTER_S", 0.05)
-
-    gone, back = state._Heartbeat(), state._Heartbeat()
-    gone.job, back.job = _FakeJob(), _FakeJob()
-    gone.seen -= 1.0  # the browser left a second ago
-    gone.stop_if_gone()
-    back.stop_if_gone()  # seen just now
-
-    assert gone.job.stopped and not back.job.stopped
