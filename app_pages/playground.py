@@ -5,11 +5,16 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from app_pages import figures, state
+from app_pages.text import plain, uploaded_label
 from rnn_model import BUNDLED_CELLS, ModelFileError
 from rnn_model.preprocess import ImageError, Preprocessed, load_image, preprocess
 
 CELL_NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "vanilla RNN"}
 SESSION_CHOICE = "Trained in this session"
+UPLOAD_CHOICE = "Upload a model file…"
+MODEL_FILE_MB = 64  # as rnn_model.files.MAX_FILE_BYTES: far above any model the limits allow
+LAST_CHOICE_KEY = "last_model_choice"  # the model in use while a file is being chosen
+UPLOAD_ERROR_KEY = "model_file_error"
 DRAW_PROMPT = "Draw a digit in the box: the network will read it one row at a time."
 UPLOAD_PROMPT = "Upload a picture of one digit (PNG or JPEG), dark on light or light on dark."
 PLAY_INTERVAL_S = 0.25  # seconds per step while playing: the whole digit in about 7 s
@@ -38,13 +43,29 @@ def describe(info) -> str:
         parts.append(f"{accuracy:.1%} right on its validation digits")
     else:
         parts.append("accuracy not recorded")
-    if info.training.get("data"):
-        parts.append(f"trained on {info.training['data']}")
+    if info.training.get("data"):  # from the file: shown as text, never as markdown
+        parts.append(f"trained on {plain(str(info.training['data'])[:120])}")
     return " · ".join(parts)
 
 
+def _model_file_changed() -> None:
+    # A callback runs before the page does, so the model list can switch to a good file at
+    # once; a bad one leaves everything as it was, with a reason to show.
+    upload = st.session_state.get("model_file")
+    st.session_state.pop(UPLOAD_ERROR_KEY, None)
+    if upload is None:
+        return
+    try:
+        state.load_upload(upload.getvalue(), upload.name)
+    except ModelFileError as error:
+        st.session_state[UPLOAD_ERROR_KEY] = str(error)
+        return
+    st.session_state.model_choice = uploaded_label(upload.name)
+
+
 def model_ui():
-    """The model chooser; returns (model id, model, info), or stops the page with a message."""
+    """The model chooser; returns ((model id, model, info), a container for notes below it),
+    or stops the page with a message."""
     choices = {}
     try:
         for cell in BUNDLED_CELLS:
@@ -56,19 +77,44 @@ def model_ui():
     own = state.session_model()
     if own is not None:
         choices[SESSION_CHOICE] = own
+    uploaded = state.uploaded_model()
+    if uploaded is not None:
+        choices[uploaded_label(uploaded[0])] = uploaded[1]
 
     left, right = st.columns([1, 2], vertical_alignment="bottom")
+    # Always drawn, whatever it holds: a block that came and went would move the canvas
+    # below, and the browser would redraw it empty.
+    notes = st.container()
     name = left.selectbox(
         "Model",
-        list(choices),
+        [*choices, UPLOAD_CHOICE],
         key="model_choice",
         persist_state="session",
         help="The bundled models were trained on the embedded sample of MNIST digits. "
-        "A model you train on the Training page appears here when its run ends.",
+        "A model you train on the Training page appears here when its run ends; "
+        "a model file you downloaded from there can be uploaded.",
     )
-    model_id, model, info = choices[name]
-    right.markdown(describe(info))
-    return model_id, model, info
+    if name != UPLOAD_CHOICE:
+        st.session_state[LAST_CHOICE_KEY] = name
+        st.session_state.pop(UPLOAD_ERROR_KEY, None)  # about a file no longer on show
+        right.markdown(describe(choices[name][2]))
+        return choices[name], notes
+
+    # while a file is being chosen, the model in use stays the one chosen before
+    name = st.session_state.get(LAST_CHOICE_KEY)
+    name = name if name in choices else next(iter(choices))
+    right.file_uploader(
+        "Model file (.safetensors, from the Training page's download button)",
+        type=["safetensors"],
+        key="model_file",
+        max_upload_size=MODEL_FILE_MB,
+        on_change=_model_file_changed,
+    )
+    error = st.session_state.get(UPLOAD_ERROR_KEY)
+    if error:
+        notes.error(plain(error), icon=":material/error:")
+    notes.caption(f"Until a model file is loaded, the Playground reads with {plain(name)}.")
+    return choices[name], notes
 
 
 def training_status() -> None:
@@ -275,8 +321,9 @@ st.markdown(
     "Draw a digit and watch a recurrent network read it **one row per step**: 28 steps, "
     "28 pixels each, with a memory carried from one step to the next."
 )
-model_id, model, info = model_ui()
-training_status()
+(model_id, model, info), notes = model_ui()
+with notes:
+    training_status()
 
 left, right = st.columns([2, 3], gap="large")
 with left:

@@ -19,6 +19,7 @@ from rnn_model import (
     Trace,
     bundled_path,
     load_model,
+    model_from_bytes,
     trace,
 )
 from training.data import TrainValSplit, load_training_data
@@ -28,6 +29,7 @@ from training.run_queue import RunQueue
 JOB_KEY = "training_job"
 HEARTBEAT_KEY = "training_heartbeat"
 TRACE_KEY = "trace_memo"
+UPLOADED_KEY = "uploaded_model"
 
 # A run whose browser has been gone this long is stopped, and its model let go.
 ABANDON_AFTER_S = 60.0
@@ -167,6 +169,23 @@ def session_model() -> tuple[str, RowClassifier, ModelInfo] | None:
     if model is None:
         return None
     return f"session-{id(job)}", model, ModelInfo(job.model_config, job.provenance())
+
+
+def load_upload(data: bytes, name: str) -> tuple[str, RowClassifier, ModelInfo]:
+    """Check and load an uploaded model file, and keep it as this session's one uploaded
+    model (a new upload replaces it). Returns (model id, model, info).
+
+    Raises ModelFileError for any file that cannot be used, and then nothing is kept or
+    changed. Never unpickles: a file can hold tensors and a config, not code."""
+    model, info = model_from_bytes(data, name)
+    model_id = "upload-" + hashlib.blake2b(data, digest_size=16).hexdigest()
+    st.session_state[UPLOADED_KEY] = (name, (model_id, model, info))
+    return model_id, model, info
+
+
+def uploaded_model() -> tuple[str, tuple[str, RowClassifier, ModelInfo]] | None:
+    """(file name, (model id, model, info)) of this session's uploaded model, if any."""
+    return st.session_state.get(UPLOADED_KEY)
 
 
 # -- one trace per drawing ----------------------------------------------------------------

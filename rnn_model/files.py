@@ -126,7 +126,8 @@ def _load_weights(model: RowClassifier, weights: dict, name: str) -> None:
     if missing or extra:
         detail = f"missing {', '.join(missing[:3])}" if missing else f"extra {', '.join(extra[:3])}"
         raise ModelFileError(f"{name} does not match its config ({detail}).")
-    for key, tensor in weights.items():
+    for key in expected:  # the model's own order: the same file always gets the same reason
+        tensor = weights[key]
         if tensor.shape != expected[key].shape:
             raise ModelFileError(
                 f"{name} does not match its config: {key} has shape {tuple(tensor.shape)}, "
