@@ -46,17 +46,20 @@ def model_to_bytes(model: RowClassifier, training: dict | None = None) -> bytes:
 
 
 def save_model(model: RowClassifier, path: str | Path, training: dict | None = None) -> Path:
+    return write_atomically(path, model_to_bytes(model, training))
+
+
+def write_atomically(path: str | Path, data: bytes) -> Path:
     """Write to a temporary file beside the target, then rename, so no half file is left."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = model_to_bytes(model, training)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the model from other users
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the file from other users
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,4 +1,5 @@
 import json
+import os
 import pickle
 import struct
 
@@ -15,7 +16,7 @@ from rnn_model import (
     model_from_bytes,
     save_model,
 )
-from rnn_model.files import model_to_bytes
+from rnn_model.files import model_to_bytes, write_atomically
 
 
 @pytest.fixture
@@ -134,3 +135,22 @@ def test_a_header_claiming_gigabytes_is_refused_before_reading_it():
     data = struct.pack("<Q", 2**40) + b"{}"
     with pytest.raises(ModelFileError, match="not a safetensors"):
         model_from_bytes(data)
+
+
+def test_a_write_that_fails_halfway_leaves_the_old_file_and_no_temporary_one(tmp_path, monkeypatch):
+    path = tmp_path / "submission.csv"
+    path.write_bytes(b"ImageId,Label\n1,7\n")
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        write_atomically(path, b"ImageId,Label\n1,1\n2,2\n3,3\n")
+
+    assert path.read_bytes() == b"ImageId,Label\n1,7\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["submission.csv"]
+    monkeypatch.undo()
+    write_atomically(path, b"ImageId,Label\n1,1\n2,2\n3,3\n")
+    assert path.read_bytes() == b"ImageId,Label\n1,1\n2,2\n3,3\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["submission.csv"]

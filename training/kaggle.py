@@ -19,6 +19,7 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
+from rnn_model.files import write_atomically
 from training.data import DataError, DigitSet, TrainValSplit, split_by_class
 
 PIXELS = tuple(f"pixel{i}" for i in range(28 * 28))
@@ -65,11 +66,9 @@ def format_submission(predictions) -> str:
 
 
 def write_submission(predictions, out: str | Path) -> Path:
-    out = Path(out)
-
-    # bytes, so that no platform turns the '\n' endings into anything else
-    out.write_bytes(format_submission(predictions).encode("ascii"))
-    return out
+    # bytes, so that no platform turns the '\n' endings into anything else; written whole
+    # or not at all
+    return write_atomically(out, format_submission(predictions).encode("ascii"))
 
 
 # -- reading the bytes -------------------------------------------------------------------------
