@@ -176,14 +176,15 @@ def _start_download(folder: str) -> None:
 
 
 def _follow_download() -> None:
-    """Once the download this session waited for has failed, go back to the sample."""
+    """Once the download this session waited for has failed, go from MNIST back to the
+    sample."""
     if not st.session_state.get(WATCH_KEY):
         return
     view = mnist_download(str(default_cache_dir())).view()
     if view.state == "running":
         return
     st.session_state[WATCH_KEY] = False
-    if view.state == "failed":
+    if view.state == "failed" and st.session_state.get(DATA_KEY) == "mnist":
         st.session_state[DATA_KEY] = "sample"
         st.session_state[NOTICE_KEY] = f"**Back on the embedded sample.** {view.message}"
 

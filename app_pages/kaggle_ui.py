@@ -143,12 +143,13 @@ def submission_view(result: Submission) -> None:
         icon=":material/download:",
         type="primary",
     )
-    st.plotly_chart(
+    chart, _ = st.columns(2, gap="large")  # ten short bars need no more than half the width
+    chart.plotly_chart(
         figures.class_counts_figure(result.counts, title="Predicted digits"),
         config=PLOT_CONFIG,
         key="submission_counts",
     )
-    st.caption(
+    chart.caption(
         f"{result.model_name}: how many of the {sum(result.counts):,} test digits it read as "
         "each digit."
     )

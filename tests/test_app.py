@@ -201,7 +201,7 @@ def test_training_page_shows_the_controls_and_the_digits(app):
     assert "1 to 1024" in app.number_input(key="hidden_size").help
     charts = _charts(app)
     assert set(charts) == {"digit_grid", "counts"}
-    assert _array(charts["counts"]["data"][0]["y"]).sum() == 5000
+    assert _array(charts["counts"]["data"][0]["x"]).sum() == 5000
 
 
 def test_a_short_run_trains_and_its_model_reaches_the_playground(app, digit_png):

@@ -6,6 +6,7 @@ Nothing here leaves 127.0.0.1: the mirror list is empty or local, proxies point 
 local port, and the MNIST folder is a temporary one.
 """
 
+import base64
 import hashlib
 import io
 import json
@@ -90,8 +91,11 @@ def _charts(at) -> dict[str, dict]:
 
 
 def _count_bars(at, key: str = "counts") -> list[int]:
-    bars = _charts(at)[key]["data"][0]
-    return [int(text.replace(",", "")) for text in bars["text"]]
+    """The lengths of a class-count chart's bars; plotly sends them base64-packed."""
+    heights = _charts(at)[key]["data"][0]["x"]
+    if isinstance(heights, dict):
+        heights = np.frombuffer(base64.b64decode(heights["bdata"]), dtype=heights["dtype"])
+    return [int(h) for h in heights]
 
 
 def _training_page(at, **settings):
@@ -342,7 +346,9 @@ def test_mnist_that_cannot_be_downloaded_says_so_and_the_sample_stays(
         monkeypatch.setattr(
             download, "MIRRORS", () if mirrors == "none" else (mirror.url("missing"),)
         )
-        _training_page(app, data="mnist")
+        _training_page(app, hidden_size=16, epochs=1)
+        earlier = _run_to_the_end(app)
+        app.selectbox(key="data").set_value("mnist").run()
         assert _button(app, "Start training").disabled
         assert "MNIST is not on this server yet" in app.info[0].value
 
@@ -357,10 +363,41 @@ def test_mnist_that_cannot_be_downloaded_says_so_and_the_sample_stays(
     assert warning.startswith("**Back on the embedded sample.** Could not download MNIST")
     assert ("HTTP 404" if mirrors == "404" else "tried no mirrors") in warning
     assert f"into {local_only} by hand" in warning
-    assert app.selectbox(key="data").value == "sample"
-    assert not _button(app, "Start training").disabled
-    assert sum(_count_bars(app)) == 5000
     assert not list(local_only.glob("*.gz")) and not list(local_only.glob(".*part"))
+    assert app.selectbox(key="data").value == "sample"
+
+    # the earlier run is all there, and the sample trains
+    assert app.session_state[state.JOB_KEY] is earlier
+    assert app.success[0].value.startswith("Training finished.")
+    assert {"loss", "accuracy"} <= set(_charts(app))
+    job = _run_to_the_end(app)
+    assert job is not earlier and job.view().state == "finished"
+    assert "· Embedded sample: 5,000 MNIST digits" in _captions(app)
+
+
+def test_a_download_failing_after_the_choice_moved_on_leaves_the_choice_alone(
+    app, served, local_only, monkeypatch
+):
+    mirror = Mirror(served, gated="train-images-idx3-ubyte.gz")
+    try:
+        monkeypatch.setattr(download, "MIRRORS", (mirror.url("good"),))
+        monkeypatch.setitem(download.MNIST_MD5, "train-images-idx3-ubyte.gz", "0" * 32)
+        _training_page(app, data="mnist")
+        _button(app, data_ui.DOWNLOAD_LABEL).click().run()
+        job = data_ui.mnist_download(str(local_only))
+        assert job.wait_until(lambda view: view.bytes_done > 0, WAIT_S)
+        app.selectbox(key="data").set_value(KAGGLE).run()
+
+        mirror.gate.set()  # the rest comes, and its checksum is wrong
+        assert job.wait(WAIT_S)
+        app.run()
+    finally:
+        mirror.close()
+
+    assert "checksum" in job.view().message
+    assert not app.exception and not app.warning
+    assert app.selectbox(key="data").value == KAGGLE
+    assert "Upload Kaggle's train.csv" in app.info[0].value
 
 
 def test_mnist_files_in_place_train_and_validate_on_the_test_pair(

@@ -170,8 +170,16 @@ def test_training_charts_plot_the_series_and_the_trend():
 def test_class_counts_figure_has_one_bar_per_digit():
     counts = [500, 501, 502, 503, 504, 505, 506, 507, 508, 509]
     (bars,) = figures.class_counts_figure(counts).data
-    assert list(bars.x) == [str(d) for d in range(10)]
-    assert list(bars.y) == counts
+    assert list(bars.y) == [str(d) for d in range(10)]
+    assert list(bars.x) == counts
+
+
+def test_class_counts_are_written_in_full_beside_bars_that_lie_down():
+    fig = figures.class_counts_figure([7, 500, 4684, 6742, 10_000, 5, 5, 5, 5, 5])
+    (bars,) = fig.data
+    assert bars.orientation == "h" and bars.constraintext == "none"
+    assert list(bars.text[:5]) == ["7", "500", "4,684", "6,742", "10,000"]
+    assert fig.layout.xaxis.range[1] > 10_000  # room for the longest number
 
 
 def test_digit_grid_places_each_digit_under_its_label():
