@@ -1,6 +1,6 @@
 """Kaggle submission, at the bottom of the Training page: the Digit Recognizer's test.csv in,
 the submission.csv the competition asks for out, predicted by a bundled model or the model
-trained in this session.
+trained in this session, or a model file uploaded on the Playground.
 
 The parsed test digits and the last submission are kept per session, one of each, so a rerun
 reads nothing again; predicting 28,000 digits takes a few seconds and happens on a click.
@@ -91,13 +91,18 @@ def model_ui() -> tuple[str, str, torch.nn.Module] | None:
     own = state.session_model()
     if own is not None:
         choices[SESSION_CHOICE] = own[:2]
+    uploaded = state.uploaded_model()  # a model file uploaded on the Playground
+    if uploaded is not None:
+        file_name, (model_id, model, _) = uploaded
+        choices[f"Uploaded: {file_name}"] = (model_id, model)
     if not choices:
         return None
     name = st.selectbox(
         "Model",
         list(choices),
         key=MODEL_KEY,
-        help="A model you train on this page joins the list when its run ends.",
+        help="A model you train on this page joins the list when its run ends, and a model "
+        "file you upload on the Playground does too.",
     )
     return (name, *choices[name])
 

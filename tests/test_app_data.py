@@ -519,6 +519,22 @@ def test_the_model_trained_in_this_session_can_make_the_submission(app, sample):
     assert sum(_count_bars(app, "submission_counts")) == 30
 
 
+def test_a_model_file_uploaded_on_the_playground_can_make_the_submission(app, sample):
+    model, info = load_model(bundled_path("rnn"))
+    app.session_state[state.UPLOADED_KEY] = ("my-rnn.safetensors", ("upload-x", model, info))
+    _training_page(app)
+    app.file_uploader(key=kaggle_ui.UPLOAD_KEY).set_value(
+        ("test.csv", kaggle_test_csv(sample.images[:12]), "text/csv")
+    ).run()
+    app.selectbox(key=kaggle_ui.MODEL_KEY).set_value("Uploaded: my-rnn.safetensors").run()
+    _button(app, "Predict 12 digits").click().run()
+
+    assert not app.exception and not app.error
+    expected = predict(model, sample.images[:12]).bincount(minlength=10).tolist()
+    assert _count_bars(app, "submission_counts") == expected
+    assert "Uploaded: my-rnn.safetensors: how many" in _captions(app)
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
