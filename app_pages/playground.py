@@ -16,6 +16,10 @@ MODEL_FILE_MB = 64  # as rnn_model.files.MAX_FILE_BYTES: far above any model the
 LAST_CHOICE_KEY = "last_model_choice"  # the model in use while a file is being chosen
 UPLOAD_ERROR_KEY = "model_file_error"
 DRAW_PROMPT = "Draw a digit in the box: the network will read it one row at a time."
+NO_DIGIT_IN_PICTURE = (
+    "No digit found in that picture: it is all one colour, or holds only a speck. "
+    "Upload a picture of one digit, dark on light or light on dark."
+)
 UPLOAD_PROMPT = "Upload a picture of one digit (PNG or JPEG), dark on light or light on dark."
 PLAY_INTERVAL_S = 0.25  # seconds per step while playing: the whole digit in about 7 s
 TRAINING_CHECK_S = 2.0  # how often to look at this session's run from here
@@ -194,6 +198,8 @@ def input_ui() -> Preprocessed | None:
         st.error("That picture could not be read as a digit: try a PNG or JPEG of one digit.")
         return None
     st.image(picture, caption="Your picture", width=CANVAS_SIZE)
+    if processed.is_blank:  # the preprocessing's own words speak of drawing with the mouse
+        return Preprocessed(None, NO_DIGIT_IN_PICTURE)
     return processed
 
 

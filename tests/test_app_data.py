@@ -603,11 +603,6 @@ def test_a_bad_picture_on_the_playground_gets_its_message(app, bad):
     assert not [m for m in app.metric if m.label == "Prediction"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="playground.py shows the canvas's 'Nothing drawn yet: draw a digit with the mouse.' "
-    "for an uploaded picture of one colour; reported to the Playground's owner",
-)
 def test_a_picture_of_one_colour_says_it_holds_no_digit(app):
     _upload_picture(app, _png(Image.new("RGB", (200, 200), (40, 90, 200))))
 
