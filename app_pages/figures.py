@@ -117,28 +117,30 @@ def input_figure(image: np.ndarray, step: int, reading_order: str = "rows") -> g
     return _style(fig, f"What the network reads: {kind} {at} at step {step}", height=400)
 
 
-def state_heatmap(states: np.ndarray, step: int, label: str = "hidden state h_t") -> go.Figure:
-    """Steps x units of a state, with the steps not yet read left blank (NaN).
+def state_heatmap(
+    states: np.ndarray, step: int, label: str = "hidden state h_t", gate: bool = False
+) -> go.Figure:
+    """Steps x units of a state (or of a gate, with gate=True), steps not yet read blank (NaN).
 
-    Values share one symmetric colour range over the whole reading, so colours do not
-    change meaning as more steps are revealed.
+    Values share one colour range over the whole reading, so colours do not change meaning
+    as more steps are revealed: symmetric around 0 for states, 0 to 1 for gates.
     """
     states = np.asarray(states, dtype=np.float32)  # (T, H)
     units = min(states.shape[1], MAX_UNITS_SHOWN)
     z = states[:, :units].copy()  # (T, units)
     z[step:] = np.nan
 
-    # tanh states live in [-1, 1]; LSTM cell states and ReLU states can go further
-    limit = max(1.0, float(np.abs(states[:, :units]).max(initial=0.0)))
+    if gate:  # a gate is a sigmoid: 0 shuts, 1 lets everything through
+        colours = {"colorscale": "Viridis", "zmin": 0.0, "zmax": 1.0}
+    else:  # tanh states live in [-1, 1]; LSTM cell states and ReLU states can go further
+        limit = max(1.0, float(np.abs(states[:, :units]).max(initial=0.0)))
+        colours = {"colorscale": "RdBu_r", "zmin": -limit, "zmax": limit, "zmid": 0.0}
     fig = go.Figure(
         go.Heatmap(
             z=z,
             x=np.arange(1, units + 1),
             y=np.arange(1, states.shape[0] + 1),
-            colorscale="RdBu_r",
-            zmin=-limit,
-            zmax=limit,
-            zmid=0.0,
+            **colours,
             colorbar={"thickness": 12, "len": 0.8},
             hovertemplate="step %{y}, unit %{x}: %{z:.2f}<extra></extra>",
         )
@@ -155,7 +157,8 @@ def state_heatmap(states: np.ndarray, step: int, label: str = "hidden state h_t"
     _step_axis(fig)
     fig.update_xaxes(title_text="hidden unit", showgrid=False, zeroline=False)
     shown = "" if units == states.shape[1] else f" (first {units} of {states.shape[1]} units)"
-    return _style(fig, f"Memory: {label}{shown}", height=400)
+    title = f"Gate: {label}" if gate else f"Memory: {label}"
+    return _style(fig, f"{title}{shown}", height=400)
 
 
 def probability_lines(probabilities: np.ndarray, step: int) -> go.Figure:

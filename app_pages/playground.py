@@ -7,6 +7,7 @@ from streamlit_drawable_canvas import st_canvas
 from app_pages import figures, state
 from app_pages.text import plain, uploaded_label
 from rnn_model import BUNDLED_CELLS, ModelFileError
+from rnn_model.analysis import decided_at
 from rnn_model.preprocess import ImageError, Preprocessed, load_image, preprocess
 
 CELL_NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "vanilla RNN"}
@@ -206,6 +207,32 @@ def input_ui() -> Preprocessed | None:
 # -- views --------------------------------------------------------------------------------
 
 
+STATE_VIEWS = {  # what the heatmap can show -> one plain sentence about it
+    "hidden state h_t": "Each row is the network's memory after reading that row: one column "
+    "per unit, red for positive, blue for negative values.",
+    "cell state c_t": "The LSTM's long-term memory, which the gates write to and erase; it can "
+    "grow beyond -1 and 1.",
+    "input gate": "How much of what this row brings is written into the memory: yellow lets it "
+    "in, dark blue keeps it out.",
+    "forget gate": "How much of the old memory each unit keeps at this step: yellow keeps it, "
+    "dark blue wipes it.",
+    "output gate": "How much of its memory each unit shows as its hidden state at this step.",
+    "update gate": "How much each unit keeps its old value (yellow) instead of taking the new "
+    "one made from this row (dark blue).",
+    "reset gate": "How much of the old memory is used to make the new value: dark blue means "
+    "this unit starts afresh.",
+}
+CELL_VIEWS = {
+    "rnn": ("hidden state h_t",),
+    "lstm": ("hidden state h_t", "cell state c_t", "input gate", "forget gate", "output gate"),
+    "gru": ("hidden state h_t", "update gate", "reset gate"),
+}
+
+
+def state_views(cell: str) -> dict[str, str]:
+    return {view: STATE_VIEWS[view] for view in CELL_VIEWS[cell]}
+
+
 def prediction_view(trace) -> None:
     st.metric(
         "Prediction",
@@ -217,7 +244,11 @@ def prediction_view(trace) -> None:
     st.plotly_chart(
         figures.final_bars(trace.probabilities[-1]), config=PLOT_CONFIG, key="final_bars"
     )
-    st.caption("After reading all 28 rows the network picks the digit with the tallest bar.")
+    decided = decided_at(trace.probabilities)
+    st.caption(
+        "After reading all 28 steps the network picks the digit with the tallest bar. "
+        f"It settled on {trace.prediction} after step {decided} of 28, and kept it to the end."
+    )
 
 
 def _slider_moved() -> None:
@@ -279,8 +310,9 @@ def _reading(trace, image, config, polling: bool) -> None:
                 horizontal=True,
                 key=f"layer-of-{config.num_layers}",  # another model may have fewer layers
             )
-        show_cell = trace.cell_state is not None and st.toggle(
-            "Show cell state c_t", key="show_cell", help="The LSTM's long-term memory."
+        views = state_views(config.cell)
+        view = st.selectbox(
+            "Show", list(views), key=f"state-view-{config.cell}", help="What the heatmap shows."
         )
 
     left, middle, right = st.columns(3, gap="medium")
@@ -295,19 +327,20 @@ def _reading(trace, image, config, polling: bool) -> None:
             "the highlighted band is what it reads at this step."
         )
     with middle:
-        if show_cell:
-            states, label = trace.cell_state[layer], "cell state c_t"
+        if view == "hidden state h_t":
+            states = trace.hidden[layer]
+        elif view == "cell state c_t":
+            states = trace.cell_state[layer]
         else:
-            states, label = trace.hidden[layer], "hidden state h_t"
-        if config.num_layers > 1:
-            label += f", layer {layer + 1}"
+            states = trace.gates[layer][view.removesuffix(" gate")]
+        label = view if config.num_layers == 1 else f"{view}, layer {layer + 1}"
+        gate = view.endswith(" gate")
         st.plotly_chart(
-            figures.state_heatmap(states, step, label), config=PLOT_CONFIG, key="state_heatmap"
+            figures.state_heatmap(states, step, label, gate=gate),
+            config=PLOT_CONFIG,
+            key="state_heatmap",
         )
-        st.caption(
-            "Each row is the network's memory after reading that row: one column per unit, "
-            "red for positive, blue for negative values."
-        )
+        st.caption(views[view])
     with right:
         st.plotly_chart(
             figures.probability_lines(trace.probabilities, step),

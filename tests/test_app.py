@@ -7,6 +7,7 @@ the Playground's own "Upload a picture" input, which is the same path after deco
 import base64
 import io
 import json
+import re
 
 import numpy as np
 import pytest
@@ -181,9 +182,28 @@ def test_the_lstm_can_show_its_cell_state(app, digit_png):
     _upload(app, digit_png)
     assert "hidden state" in _charts(app)["state_heatmap"]["layout"]["title"]["text"]
 
-    app.toggle(key="show_cell").set_value(True).run()
+    app.selectbox(key="state-view-lstm").set_value("cell state c_t").run()
     assert not app.exception
     assert "cell state" in _charts(app)["state_heatmap"]["layout"]["title"]["text"]
+
+    app.selectbox(key="state-view-lstm").set_value("forget gate").run()
+    heatmap = _charts(app)["state_heatmap"]
+    assert heatmap["layout"]["title"]["text"].startswith("Gate: forget gate")
+    assert (heatmap["data"][0]["zmin"], heatmap["data"][0]["zmax"]) == (0.0, 1.0)
+
+
+def test_the_gru_shows_its_gates_and_when_it_decided(app, digit_png):
+    app.run()
+    _upload(app, digit_png)
+    assert app.selectbox(key="state-view-gru").options == [
+        "hidden state h_t",
+        "update gate",
+        "reset gate",
+    ]
+    app.selectbox(key="state-view-gru").set_value("update gate").run()
+    assert not app.exception
+    assert "update gate" in _charts(app)["state_heatmap"]["layout"]["title"]["text"]
+    assert any(re.search(r"settled on \d after step \d+ of 28", c.value) for c in app.caption)
 
 
 # -- training -----------------------------------------------------------------------------

@@ -192,3 +192,11 @@ def test_digit_grid_places_each_digit_under_its_label():
     assert z.shape == (2 * (28 + 18), 10 * (28 + 4) - 4)
     assert np.nansum(z) == 20  # every digit's one white pixel, scaled to 1
     assert [a.text for a in fig.layout.annotations] == [f"<b>{d}</b>" for d in labels]
+
+
+def test_a_gate_heatmap_keeps_the_0_to_1_range_of_a_sigmoid():
+    gate = np.full((28, 8), 0.3, np.float32)
+    heatmap = figures.state_heatmap(gate, 10, "forget gate", gate=True)
+    assert (heatmap.data[0].zmin, heatmap.data[0].zmax) == (0.0, 1.0)
+    assert heatmap.layout.title.text.startswith("Gate: forget gate")
+    assert np.isnan(np.asarray(heatmap.data[0].z, dtype=float)[10:]).all()
