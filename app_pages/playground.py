@@ -185,7 +185,10 @@ def input_ui() -> Preprocessed | None:
         return preprocess(result.image_data)
 
     upload = st.file_uploader(
-        "Picture of a digit", type=["png", "jpg", "jpeg"], key="upload", max_upload_size=10
+        "Picture of a digit",
+        type=["png", "jpg", "jpeg", "gif", "webp", "bmp"],  # load_image explains what it refuses
+        key="upload",
+        max_upload_size=10,
     )
     if upload is None:
         return Preprocessed(None, UPLOAD_PROMPT)

@@ -300,6 +300,10 @@ def result_view(job, view) -> None:
             label="Try it in the Playground: choose “Trained in this session”.",
             icon=":material/draw:",
         )
+    st.caption(
+        "The model lives in this browser tab: reloading the page or typing an address starts "
+        "afresh, so download it to keep it. The page's own links keep it."
+    )
 
 
 def run_view(job, polling: bool) -> None:

@@ -37,14 +37,20 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if failures else 0
 
 
+NO_DIGIT = "no digit found: the image is blank, one colour, or holds only a speck"
+
+
 def predict_file(model, path: str) -> dict:
     """One line of output: the digit (None when nothing is drawn) and the 10 probabilities."""
     try:
         prepared = preprocess(load_image(path))
-    except (ImageError, OSError) as error:
+    except ImageError as error:
         return {"image": path, "digit": None, "probabilities": None, "error": str(error)}
+    except OSError as error:  # missing file, a folder, no permission
+        message = f"cannot read {path}: {error.strerror or error}"
+        return {"image": path, "digit": None, "probabilities": None, "error": message}
     if prepared.is_blank:
-        return {"image": path, "digit": None, "probabilities": None, "message": prepared.message}
+        return {"image": path, "digit": None, "probabilities": None, "message": NO_DIGIT}
     reading = trace(model, prepared.image)
     probabilities = [round(float(p), 6) for p in reading.probabilities[-1]]
     return {"image": path, "digit": reading.prediction, "probabilities": probabilities}

@@ -234,3 +234,19 @@ def test_progress_on_a_terminal_redraws_one_line_and_ends_it():
     frames = [frame.rstrip() for frame in stream.getvalue().split("\r")[1:]]
     assert frames == ["a.gz  0.0/2.0 MB    0%", "a.gz  2.0/2.0 MB  100%", "b.gz  0.5 MB"]
     assert stream.getvalue().count("\n") == 2
+
+
+def test_train_refuses_a_folder_as_out_before_training(tmp_path):
+    result = cli("training", "train", "--hidden-size", "8", "--out", str(tmp_path), check=False)
+    assert result.returncode == 2
+    assert "is a folder" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""  # refused before a single step
+
+
+def test_predict_names_a_missing_file_and_a_blank_image_plainly(tmp_path):
+    Image.new("L", (50, 50), 255).save(tmp_path / "white.png")
+    result = cli("rnn_model", "predict", str(tmp_path / "missing.png"), str(tmp_path / "white.png"),
+                 check=False)  # fmt: skip
+    missing, white = result.stdout.splitlines()
+    assert "No such file or directory" in missing and "Errno" not in missing
+    assert "no digit found" in white and "mouse" not in white

@@ -150,6 +150,10 @@ def run_train(args) -> int:
         cosine_schedule=args.cosine,
         record_every=args.record_every,
     )
+    if args.out and Path(args.out).is_dir():
+        raise ValueError(
+            f"--out {args.out} is a folder: give a file name such as model.safetensors"
+        )
     data = training_data(args.data, args.data_dir)
     model = new_model(model_config, train_config.seed)
     record = None
