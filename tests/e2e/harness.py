@@ -5,6 +5,7 @@ aborts (and records) any request to another host, so a stray outbound call fails
 instead of hanging on a machine without internet.
 """
 
+import os
 import socket
 import subprocess
 import sys
@@ -53,12 +54,20 @@ def _healthy(url: str) -> bool:
 
 
 class AppServer:
-    """`streamlit run app.py` on a free local port, its output kept in temporary files."""
+    """`streamlit run app.py` on a free local port, its output kept in temporary files.
+    `env` adds variables to the app's environment (e.g. RNN_DIGIT_LAB_MAX_RUNS)."""
 
-    def __init__(self, port: int | None = None, script: str = "app.py", cwd: Path = REPO_ROOT):
+    def __init__(
+        self,
+        port: int | None = None,
+        script: str = "app.py",
+        cwd: Path = REPO_ROOT,
+        env: dict[str, str] | None = None,
+    ):
         self.port = port or free_port()
         self.script = script
         self.cwd = cwd
+        self.env = env or {}
         self.url = f"http://{HOST}:{self.port}"
         self.process: subprocess.Popen | None = None
         self._logs = tempfile.TemporaryDirectory(prefix="rnn-digit-lab-app-")
@@ -75,7 +84,9 @@ class AppServer:
             "--server.fileWatcherType", "none",
         ]  # fmt: skip
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
-            self.process = subprocess.Popen(command, cwd=self.cwd, stdout=out, stderr=err)
+            self.process = subprocess.Popen(
+                command, cwd=self.cwd, stdout=out, stderr=err, env={**os.environ, **self.env}
+            )
         self._wait_healthy(timeout_s)
         return self
 
