@@ -46,7 +46,7 @@ def test_a_second_run_waits_its_turn_then_starts_by_itself(browser, one_run_serv
         _start_run(first, one_run_server.url, epochs=200)
         wait_for_more_points(first, 0, WAIT_MS)  # the first visitor's run holds the slot
 
-        _start_run(second, one_run_server.url, epochs=1)
+        _start_run(second, one_run_server.url, epochs=200)  # long enough to still run when seen
         main = second.get_by_test_id("stMain")
         expect(main.get_by_text(WAITING)).to_be_visible(timeout=WAIT_MS)
         expect(main.get_by_role("button", name="Cancel")).to_be_enabled()
@@ -60,7 +60,8 @@ def test_a_second_run_waits_its_turn_then_starts_by_itself(browser, one_run_serv
         wait_for_more_points(second, 0, WAIT_MS)
         expect(main.get_by_text(WAITING)).to_have_count(0)
         expect(main.get_by_role("button", name="Stop")).to_be_enabled()
-        expect(main.get_by_text("Training finished.")).to_be_visible(timeout=WAIT_MS)
+        main.get_by_role("button", name="Stop").click()
+        expect(second.get_by_text("Stopped before the end")).to_be_visible(timeout=WAIT_MS)
     finally:
         for context, _ in contexts:
             context.close()
