@@ -12,22 +12,10 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 from app_pages import state
 
 TIMEOUT = 60  # seconds per script run; a shared CPU can be slow, a run is usually < 1 s
-
-
-@pytest.fixture
-def app():
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    yield at
-    # A run left going would count against the server's bound in the next test.
-    job = at.session_state.get(state.JOB_KEY)
-    if job is not None:
-        job.stop()
-        assert job.wait(30), "a training run did not stop"
 
 
 @pytest.fixture(scope="module")

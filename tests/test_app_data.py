@@ -19,7 +19,6 @@ import pytest
 import torch
 from PIL import Image
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
-from streamlit.testing.v1 import AppTest
 
 from app_pages import data_ui, kaggle_ui, state
 from rnn_model import bundled_path, load_model
@@ -45,16 +44,6 @@ def local_only(monkeypatch, tmp_path):
     folder = tmp_path / "mnist"
     monkeypatch.setenv(download.DATA_DIR_VARIABLE, str(folder))
     return folder
-
-
-@pytest.fixture
-def app():
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
-    yield at
-    job = at.session_state.get(state.JOB_KEY)
-    if job is not None:
-        job.stop()
-        assert job.wait(30), "a training run did not stop"
 
 
 @pytest.fixture(scope="module")
