@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from app_pages import figures, state
+from app_pages import figures, show, state
 from rnn_model import BUNDLED_CELLS, ModelFileError
 from training.data import DataError
 from training.engine import predict
@@ -25,7 +25,6 @@ UPLOAD_KEY = "kaggle_test"
 MODEL_KEY = "submission_model"
 TEST_KEY = "kaggle_test_data"  # KaggleTest of the upload read last
 RESULT_KEY = "kaggle_submission"  # Submission of that file by one model
-PLOT_CONFIG = {"displayModeBar": False}
 
 
 @dataclass(frozen=True)
@@ -149,11 +148,11 @@ def submission_view(result: Submission) -> None:
         type="primary",
     )
     chart, _ = st.columns(2, gap="large")  # ten short bars need no more than half the width
-    chart.plotly_chart(
-        figures.class_counts_figure(result.counts, title="Predicted digits"),
-        config=PLOT_CONFIG,
-        key="submission_counts",
-    )
+    with chart:
+        show.chart(
+            figures.class_counts_figure(result.counts, title="Predicted digits"),
+            key="submission_counts",
+        )
     chart.caption(
         f"{result.model_name}: how many of the {sum(result.counts):,} test digits it read as "
         "each digit."

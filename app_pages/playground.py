@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import figures, state
+from app_pages import figures, show, state
 from app_pages.text import plain, uploaded_label
 from rnn_model import BUNDLED_CELLS, ModelFileError
 from rnn_model.analysis import decided_at
@@ -30,7 +30,6 @@ HOW_IT_READS = {  # reading order -> how one step takes in the picture
     "rows_reversed": "one row of 28 pixels at a time, bottom to top",
     "columns": "one column of 28 pixels at a time, left to right",
 }
-PLOT_CONFIG = {"displayModeBar": False}
 
 state.keep_alive()
 
@@ -244,9 +243,7 @@ def prediction_view(trace) -> None:
         delta_color="off",
         delta_arrow="off",
     )
-    st.plotly_chart(
-        figures.final_bars(trace.probabilities[-1]), config=PLOT_CONFIG, key="final_bars"
-    )
+    show.chart(figures.final_bars(trace.probabilities[-1]), key="final_bars")
     decided = decided_at(trace.probabilities)
     st.caption(
         "After reading all 28 steps the network picks the digit with the tallest bar. "
@@ -320,9 +317,8 @@ def _reading(trace, image, config, polling: bool) -> None:
 
     left, middle, right = st.columns(3, gap="medium")
     with left:
-        st.plotly_chart(
+        show.chart(
             figures.input_figure(image, step, config.reading_order),
-            config=PLOT_CONFIG,
             key="input_figure",
         )
         st.caption(
@@ -338,16 +334,14 @@ def _reading(trace, image, config, polling: bool) -> None:
             states = trace.gates[layer][view.removesuffix(" gate")]
         label = view if config.num_layers == 1 else f"{view}, layer {layer + 1}"
         gate = view.endswith(" gate")
-        st.plotly_chart(
+        show.chart(
             figures.state_heatmap(states, step, label, gate=gate),
-            config=PLOT_CONFIG,
             key="state_heatmap",
         )
         st.caption(views[view])
     with right:
-        st.plotly_chart(
+        show.chart(
             figures.probability_lines(trace.probabilities, step),
-            config=PLOT_CONFIG,
             key="probability_lines",
         )
         st.caption(
@@ -358,10 +352,10 @@ def _reading(trace, image, config, polling: bool) -> None:
 
 # -- page ---------------------------------------------------------------------------------
 
-st.title("Playground")
-st.markdown(
+show.header(
+    "Playground",
     "Draw a digit and watch a recurrent network read it **one row per step**: 28 steps, "
-    "28 pixels each, with a memory carried from one step to the next."
+    "28 pixels each, with a memory carried from one step to the next.",
 )
 (model_id, model, info), notes = model_ui()
 with notes:

@@ -205,3 +205,27 @@ def trace_once(model_id: str, model: RowClassifier, image: np.ndarray) -> tuple[
     result = trace(model, image)
     st.session_state[TRACE_KEY] = (key, result)
     return result, True
+
+
+# -- a digit handed to the Playground -----------------------------------------------------
+
+OPENED_KEY = "opened_digit"
+
+
+def open_in_playground(image: np.ndarray, caption: str) -> None:
+    """Hand a 28x28 digit (uint8, MNIST-style: white ink on black) to the Playground, which
+    reads it instead of the canvas until the visitor draws or picks another. The caller then
+    switches page (st.switch_page("app_pages/playground.py"))."""
+    image = np.asarray(image)
+    if image.shape != (28, 28):
+        raise ValueError(f"a digit is 28x28 pixels, not {image.shape}")
+    st.session_state[OPENED_KEY] = (image.astype(np.uint8), caption)
+
+
+def opened_digit() -> tuple[np.ndarray, str] | None:
+    """(image (28, 28) uint8, caption) of the digit handed to the Playground, if any."""
+    return st.session_state.get(OPENED_KEY)
+
+
+def close_opened_digit() -> None:
+    st.session_state.pop(OPENED_KEY, None)

@@ -4,7 +4,7 @@ import math
 
 import streamlit as st
 
-from app_pages import data_ui, figures, kaggle_ui, state
+from app_pages import compare_ui, data_ui, diagnosis_ui, figures, kaggle_ui, replay_ui, show, state
 from rnn_model import ModelConfig
 from rnn_model.config import MAX_HIDDEN_SIZE, MAX_LAYERS
 from training.data import DataError
@@ -21,7 +21,6 @@ CELL_LABELS = {value: label for label, value in CELLS.items()}
 REFRESH_S = 1.0  # redraw period while a run goes: each redraw costs the server a rerun
 RECORDS_PER_RUN = 200  # about this many progress records, whatever the run's length
 STOP_WAIT_S = 3.0  # how long Stop waits for the current batch, so the result shows at once
-PLOT_CONFIG = {"displayModeBar": False}
 
 state.keep_alive()
 
@@ -183,12 +182,12 @@ def data_preview(choice: data_ui.DataChoice | None) -> None:
     picks = [int(index[k]) for k in range(2) for index in first_two if k < len(index)]
     counts = [a + b for a, b in zip(train.class_counts(), val.class_counts(), strict=True)]
     left, right = st.columns([3, 2], gap="large")
-    left.plotly_chart(
-        figures.digit_grid_figure(train.images[picks].numpy(), labels[picks]),
-        config=PLOT_CONFIG,
-        key="digit_grid",
-    )
-    right.plotly_chart(figures.class_counts_figure(counts), config=PLOT_CONFIG, key="counts")
+    with left:
+        show.chart(
+            figures.digit_grid_figure(train.images[picks].numpy(), labels[picks]), key="digit_grid"
+        )
+    with right:
+        show.chart(figures.class_counts_figure(counts), key="counts")
 
 
 def _duration(seconds: float) -> str:
@@ -244,23 +243,23 @@ def numbers_view(view, series) -> None:
 def charts_view(job, series) -> None:
     epochs = job.train_config.epochs
     left, right = st.columns(2, gap="large")
-    left.plotly_chart(
-        figures.loss_figure(series["epoch"], series["loss"], series["loss_trend"], epochs),
-        config=PLOT_CONFIG,
-        key="loss",
-    )
-    right.plotly_chart(
-        figures.accuracy_figure(
-            series["epoch"],
-            series["train_accuracy"],
-            series["train_accuracy_trend"],
-            series["val_epoch"],
-            series["val_accuracy"],
-            epochs,
-        ),
-        config=PLOT_CONFIG,
-        key="accuracy",
-    )
+    with left:
+        show.chart(
+            figures.loss_figure(series["epoch"], series["loss"], series["loss_trend"], epochs),
+            key="loss",
+        )
+    with right:
+        show.chart(
+            figures.accuracy_figure(
+                series["epoch"],
+                series["train_accuracy"],
+                series["train_accuracy_trend"],
+                series["val_epoch"],
+                series["val_accuracy"],
+                epochs,
+            ),
+            key="accuracy",
+        )
     st.caption(
         f"Trained on {job.data_label}; validation accuracy measured on {job.data.description}."
     )
@@ -304,6 +303,7 @@ def result_view(job, view) -> None:
         "The model lives in this browser tab: reloading the page or typing an address starts "
         "afresh, so download it to keep it. The page's own links keep it."
     )
+    diagnosis_ui.after_training(job)
 
 
 def run_view(job, polling: bool) -> None:
@@ -327,58 +327,78 @@ def run_view(job, polling: bool) -> None:
         series = figures.training_series(view.records)
         numbers_view(view, series)
         charts_view(job, series)
+        diagnosis_ui.during_training(job, view)
         if view.done:
             result_view(job, view)
 
     live()
 
 
+def train_section(job, running: bool, settings) -> None:
+    """Start and stop this tab's run, and watch it."""
+    with st.container(horizontal=True):
+        start = st.button(
+            "Start training",
+            type="primary",
+            icon=":material/play_arrow:",
+            disabled=running or isinstance(settings, str),
+            help="Starts a new run with the settings in the sidebar. It replaces the model of the "
+            "last run: download that first to keep it.",
+        )
+        queued = job is not None and job.view().queued
+        stop = st.button(  # a key, so a click counts even if the run starts as it is made
+            "Cancel" if queued else "Stop",
+            icon=":material/close:" if queued else ":material/stop:",
+            key="stop",
+            disabled=not running,
+        )
+
+    if isinstance(settings, str) and not isinstance(settings, data_ui.NotReady):
+        st.error(settings)
+    data_ui.messages()  # what the data choice needs: a download, an upload, a better file
+    if stop and job is not None:
+        job.stop()
+        job.wait(STOP_WAIT_S)
+        st.rerun()
+    if start and not isinstance(settings, str):
+        try:
+            state.start_job(*settings)
+        except (state.BusyError, DataError, ValueError) as error:
+            st.warning(str(error))
+        else:
+            st.rerun()  # draws Start disabled and starts the timer
+
+    if job is None:
+        data_preview(data_ui.chosen())
+    else:
+        run_view(job, polling=running)
+    kaggle_ui.submission_ui()
+
+
 # -- page ---------------------------------------------------------------------------------
 
-st.title("Training")
-st.markdown(
+show.header(
+    "Training",
     "Train your own recurrent network on handwritten digits and watch it learn. "
-    "The run belongs to this browser tab and goes on while you visit the Playground."
+    "The run belongs to this browser tab and goes on while you visit the Playground.",
 )
+
+SECTIONS = ("Train a model", "Compare cells", "Replay a recorded run")
 
 job = state.current_job()
 running = state.is_running(job)
 settings = settings_ui(disabled=running)
-
-with st.container(horizontal=True):
-    start = st.button(
-        "Start training",
-        type="primary",
-        icon=":material/play_arrow:",
-        disabled=running or isinstance(settings, str),
-        help="Starts a new run with the settings in the sidebar. It replaces the model of the "
-        "last run: download that first to keep it.",
-    )
-    queued = job is not None and job.view().queued
-    stop = st.button(  # a key, so a click counts even if the run starts as it is made
-        "Cancel" if queued else "Stop",
-        icon=":material/close:" if queued else ":material/stop:",
-        key="stop",
-        disabled=not running,
-    )
-
-if isinstance(settings, str) and not isinstance(settings, data_ui.NotReady):
-    st.error(settings)
-data_ui.messages()  # what the data choice needs: a download, an upload, a better file
-if stop and job is not None:
-    job.stop()
-    job.wait(STOP_WAIT_S)
-    st.rerun()
-if start and not isinstance(settings, str):
-    try:
-        state.start_job(*settings)
-    except (state.BusyError, DataError, ValueError) as error:
-        st.warning(str(error))
-    else:
-        st.rerun()  # draws Start disabled and starts the timer
-
-if job is None:
-    data_preview(data_ui.chosen())
+section = st.segmented_control(
+    "Section",
+    SECTIONS,
+    default=SECTIONS[0],
+    key="training_section",
+    persist_state="session",
+    label_visibility="collapsed",
+)
+if section == SECTIONS[1]:
+    compare_ui.compare_section(settings)
+elif section == SECTIONS[2]:
+    replay_ui.replay_section()
 else:
-    run_view(job, polling=running)
-kaggle_ui.submission_ui()
+    train_section(job, running, settings)

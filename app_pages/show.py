@@ -1,0 +1,103 @@
+"""How every page puts a figure on screen, and the presentation setting that enlarges them.
+
+Presentation mode is for a projector: larger text and figures, fewer controls. It belongs to
+the browser session and to the address (`?present=1`), so a bookmark opens in it.
+"""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+PRESENT_KEY = "presenting"
+PRESENT_PARAM = "present"
+SCALE = 1.4  # text and figure heights grow this much in presentation mode
+ROOT_FONT_PX = 22  # Streamlit sizes its text in rem, so this enlarges every label at once
+
+
+def presenting() -> bool:
+    """Whether this session is in presentation mode; the address can switch it on."""
+    if PRESENT_KEY not in st.session_state:
+        st.session_state[PRESENT_KEY] = st.query_params.get(PRESENT_PARAM) == "1"
+    return st.session_state[PRESENT_KEY]
+
+
+def _toggled() -> None:
+    if st.session_state[PRESENT_KEY]:
+        st.query_params[PRESENT_PARAM] = "1"
+    else:
+        st.query_params.pop(PRESENT_PARAM, None)
+
+
+def presentation_ui() -> bool:
+    """The presentation switch, and its styling while on. Every page calls it once, early."""
+    on = presenting()
+    st.toggle(
+        "Presentation mode",
+        key=PRESENT_KEY,
+        on_change=_toggled,
+        help="Larger text and figures and fewer controls, for a projector. "
+        "Add ?present=1 to the address to open the page this way.",
+    )
+    if on:
+        st.query_params[PRESENT_PARAM] = "1"  # a page switch drops the address's parameters
+        st.html(
+            f"<style>html {{ font-size: {ROOT_FONT_PX}px; }} "
+            "h1 { font-size: 2.4rem !important; }</style>"
+        )
+    return on
+
+
+def plot_config(name: str) -> dict:
+    """Plotly's settings for one figure: only the camera button, which saves a PNG."""
+    return {
+        "displaylogo": False,
+        "modeBarButtons": [["toImage"]],
+        "toImageButtonOptions": {"format": "png", "scale": 2, "filename": f"rnn-digit-lab-{name}"},
+    }
+
+
+def enlarge(fig: go.Figure, factor: float) -> go.Figure:
+    """Every font and the height of `fig` times `factor`, for presentation mode."""
+
+    def grow(size):
+        return None if size is None else round(size * factor)
+
+    layout = fig.layout
+    fig.update_layout(
+        font_size=grow(layout.font.size or 12),
+        title_font_size=grow(layout.title.font.size),
+        legend_font_size=grow(layout.legend.font.size),
+        height=grow(layout.height),
+    )
+    fig.for_each_xaxis(
+        lambda a: a.update(
+            tickfont_size=grow(a.tickfont.size), title_font_size=grow(a.title.font.size)
+        )
+    )
+    fig.for_each_yaxis(
+        lambda a: a.update(
+            tickfont_size=grow(a.tickfont.size), title_font_size=grow(a.title.font.size)
+        )
+    )
+    for annotation in layout.annotations:
+        annotation.font.size = grow(annotation.font.size or layout.font.size)
+    return fig
+
+
+def chart(fig: go.Figure, key: str, **kwargs):
+    """Show a plotly figure with its PNG button; larger in presentation mode.
+
+    Returns what st.plotly_chart returns (the selection, when `on_select` is given)."""
+    if presenting():
+        enlarge(fig, SCALE)
+    return st.plotly_chart(fig, config=plot_config(key), key=key, **kwargs)
+
+
+def header(title: str, intro: str) -> None:
+    """The page's title with the presentation switch beside it; the introduction is left out
+    in presentation mode, where the teacher gives it."""
+    left, right = st.columns([5, 1], vertical_alignment="center")
+    left.title(title)
+    with right:
+        on = presentation_ui()
+    if not on:
+        st.markdown(intro)
