@@ -18,6 +18,11 @@ CELLS = {  # label -> (cell, nonlinearity)
     "GRU": ("gru", "tanh"),
 }
 CELL_LABELS = {value: label for label, value in CELLS.items()}
+READING_ORDERS = {  # reading order -> its label
+    "rows": "Rows, top to bottom",
+    "rows_reversed": "Rows, bottom to top",
+    "columns": "Columns, left to right",
+}
 REFRESH_S = 1.0  # redraw period while a run goes: each redraw costs the server a rerun
 RECORDS_PER_RUN = 200  # about this many progress records, whatever the run's length
 STOP_WAIT_S = 3.0  # how long Stop waits for the current batch, so the result shows at once
@@ -60,6 +65,15 @@ def settings_ui(disabled: bool):
             1,
             key="num_layers",
             help=f"Recurrent layers stacked on each other: 1 to {MAX_LAYERS}.",
+            **keep,
+        )
+        reading_order = st.selectbox(
+            "Reading order",
+            list(READING_ORDERS),
+            format_func=READING_ORDERS.get,
+            key="reading_order",
+            help="How the digit becomes 28 steps: one row at a time from the top (as MNIST "
+            "RNNs usually read), from the bottom, or one column at a time from the left.",
             **keep,
         )
         optimizer = st.selectbox("Optimizer", ["Adam", "SGD"], key="optimizer", **keep)
@@ -119,6 +133,7 @@ def settings_ui(disabled: bool):
             nonlinearity=nonlinearity,
             hidden_size=int(hidden_size),
             num_layers=int(num_layers),
+            reading_order=reading_order,
         )
         steps = math.ceil(len(choice.data.train) / int(batch_size)) * int(epochs)
         train_config = TrainConfig(
@@ -157,8 +172,10 @@ def describe_run(job) -> str:
     optimizer = "Adam" if t.optimizer == "adam" else "SGD"
     epochs = "1 epoch" if t.epochs == 1 else f"{t.epochs} epochs"
     augmented = ", augmented" if t.augment else ""
+    order = "" if m.reading_order == "rows" else f", {READING_ORDERS[m.reading_order].lower()}"
     return (
-        f"This run: {cell}, {m.hidden_size} hidden units, {layers} · {optimizer}, learning rate "
+        f"This run: {cell}, {m.hidden_size} hidden units, {layers}{order} · {optimizer}, "
+        "learning rate "
         f"{t.learning_rate:g}, batch {t.batch_size}, {epochs}, seed {t.seed}"
         f"{augmented} · {job.data_label}"
     )

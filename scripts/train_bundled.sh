@@ -7,3 +7,9 @@ for cell in gru lstm rnn; do
   .venv/bin/python -m training train --cell "$cell" --hidden-size 128 --epochs 100 \
     --augment --cosine --seed 0 --record-every 1000 --out "assets/models/$cell.safetensors"
 done
+# a GRU for each other reading order, with the same recipe
+for order in rows_reversed columns; do
+  .venv/bin/python -m training train --cell gru --hidden-size 128 --epochs 100 --augment \
+    --cosine --seed 0 --record-every 1000 --reading-order "$order" \
+    --out "assets/models/gru-$order.safetensors"
+done

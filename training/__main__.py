@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from rnn_model import ModelConfig, ModelFileError, bundled_path, load_model, save_model
-from rnn_model.config import CELLS, MAX_HIDDEN_SIZE, MAX_LAYERS
+from rnn_model.config import CELLS, MAX_HIDDEN_SIZE, MAX_LAYERS, READING_ORDERS
 from training.data import DataError, DigitSet, TrainValSplit, load_idx_folder, load_training_data
 from training.download import DATA_DIR_VARIABLE, default_cache_dir, ensure_mnist, missing_files
 from training.engine import (
@@ -80,6 +80,13 @@ def parse_args(argv):
     t.add_argument(
         "--layers", type=int, default=1, help=f"stacked layers, 1-{MAX_LAYERS} (default: 1)"
     )
+    t.add_argument(
+        "--reading-order",
+        choices=READING_ORDERS,
+        default="rows",
+        help="rows top to bottom, rows_reversed bottom to top, or columns left to right "
+        "(default: rows)",
+    )
     t.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="(default: adam)")
     t.add_argument("--lr", type=float, default=2e-3, help="learning rate (default: 0.002)")
     t.add_argument(
@@ -139,6 +146,7 @@ def run_train(args) -> int:
         nonlinearity=args.nonlinearity,
         hidden_size=args.hidden_size,
         num_layers=args.layers,
+        reading_order=args.reading_order,
     )
     train_config = TrainConfig(
         optimizer=args.optimizer,
