@@ -19,6 +19,7 @@ from training.__main__ import ProgressLine
 from training.data import load_sample, load_training_data
 from training.engine import predict
 from training.kaggle import TEST_COLUMNS
+from training.recording import load_recording
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -250,3 +251,26 @@ def test_predict_names_a_missing_file_and_a_blank_image_plainly(tmp_path):
     missing, white = result.stdout.splitlines()
     assert "No such file or directory" in missing and "Errno" not in missing
     assert "no digit found" in white and "mouse" not in white
+
+
+def test_train_saves_a_recording_of_every_record_it_printed(tmp_path):
+    path = tmp_path / "runs" / "lstm.json.gz"
+    result = cli(
+        "training", "train", "--cell", "lstm", "--hidden-size", "8", "--epochs", "1",
+        "--record-every", "20", "--json", "--recording", str(path),
+    )  # fmt: skip
+    printed = [json.loads(line) for line in result.stdout.splitlines()]
+
+    recording = load_recording(path)
+    assert [r.to_dict() for r in recording.records] == printed
+    assert recording.cell_label == "LSTM" and recording.model_config.hidden_size == 8
+    assert recording.train_config.record_every == 20 and recording.train_config.epochs == 1
+    assert recording.data_label.startswith("embedded MNIST sample")
+    assert f"saved {path}" in result.stderr
+
+
+def test_train_refuses_a_folder_as_recording_before_training(tmp_path):
+    result = cli("training", "train", "--recording", str(tmp_path), check=False)
+    assert result.returncode == 2
+    assert "is a folder: give a file name such as run.json" in result.stderr
+    assert "step" not in result.stdout  # refused before the first record

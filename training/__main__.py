@@ -2,6 +2,7 @@
 
 python -m training train --cell gru --hidden-size 128 --epochs 5 --out runs/gru.safetensors
 python -m training train --data mnist --epochs 3   # downloads MNIST once, 11.6 MB
+python -m training train --cell lstm --recording runs/lstm.json   # keep the run to replay it
 python -m training train --data train.csv          # Kaggle's Digit Recognizer train.csv or .zip
 python -m training evaluate --checkpoint assets/models/gru.safetensors --data DIR --json
 python -m training predict-csv --checkpoint runs/gru.safetensors test.csv --out submission.csv
@@ -38,6 +39,7 @@ from training.kaggle import (
     load_kaggle_training_data,
     write_submission,
 )
+from training.recording import Recording, cell_name, save_recording
 
 DATA_HELP = (
     "'sample' (the embedded digits, default), 'mnist' (downloaded once), a folder of IDX "
@@ -104,6 +106,11 @@ def parse_args(argv):
     t.add_argument("--data-dir", help=DATA_DIR_HELP)
     t.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     t.add_argument("--out", help="where to save the model (.safetensors); not saved if omitted")
+    t.add_argument(
+        "--recording",
+        help="also save every record of the run here (.json, or .json.gz), to replay or "
+        "compare it in the app",
+    )
     t.add_argument("--json", action="store_true", help="one JSON object per line")
     t.set_defaults(command=run_train)
 
@@ -162,11 +169,22 @@ def run_train(args) -> int:
         raise ValueError(
             f"--out {args.out} is a folder: give a file name such as model.safetensors"
         )
+    if args.recording and Path(args.recording).is_dir():
+        raise ValueError(
+            f"--recording {args.recording} is a folder: give a file name such as run.json"
+        )
     data = training_data(args.data, args.data_dir)
     model = new_model(model_config, train_config.seed)
-    record = None
+    records = []
     for record in train(model, data.train, data.val, train_config, threading.Event()):
+        records.append(record)
         print(json.dumps(record.to_dict()) if args.json else format_record(record), flush=True)
+    record = records[-1]
+    if args.recording:
+        recording = Recording(
+            model_config, train_config, data.train.name, cell_name(model_config), records
+        )
+        print(f"saved {save_recording(recording, args.recording)}", file=sys.stderr)
     if args.out and record.step > 0:
         provenance = {
             "data": data.train.name,
