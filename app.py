@@ -26,7 +26,8 @@ playground = st.Page(
 
 
 def _open_playground():
-    st.switch_page(playground)
+    # the address's settings (?present=1, a bookmarked view) go along
+    st.switch_page(playground, query_params=st.query_params.to_dict())
 
 
 # Streamlit serves its default page at "/" only, so a hidden default page sends visitors on to

@@ -8,9 +8,20 @@ import plotly.graph_objects as go
 import streamlit as st
 
 PRESENT_KEY = "presenting"
+TOGGLE_KEY = "presentation_switch"
 PRESENT_PARAM = "present"
 SCALE = 1.4  # text and figure heights grow this much in presentation mode
-ROOT_FONT_PX = 22  # Streamlit sizes its text in rem, so this enlarges every label at once
+ROOT_FONT_PX = 20  # Streamlit sizes its text in rem, so this enlarges every label at once
+
+# Larger text, and the room a projector lacks taken back from the side margins (the top one
+# stays clear of the fixed navigation bar); the sidebar's settings are hidden (switch
+# presentation off to change them).
+PRESENTATION_CSS = f"""<style>
+html {{ font-size: {ROOT_FONT_PX}px; }}
+[data-testid="stMainBlockContainer"] {{ padding: 4rem 1.5rem 2rem 1.5rem; }}
+[data-testid="stSidebar"], [data-testid="stExpandSidebarButton"] {{ display: none; }}
+h1 {{ font-size: 2rem !important; padding: 0 !important; }}
+</style>"""
 
 
 def presenting() -> bool:
@@ -21,7 +32,8 @@ def presenting() -> bool:
 
 
 def _toggled() -> None:
-    if st.session_state[PRESENT_KEY]:
+    on = st.session_state[PRESENT_KEY] = st.session_state[TOGGLE_KEY]
+    if on:
         st.query_params[PRESENT_PARAM] = "1"
     else:
         st.query_params.pop(PRESENT_PARAM, None)
@@ -29,20 +41,20 @@ def _toggled() -> None:
 
 def presentation_ui() -> bool:
     """The presentation switch, and its styling while on. Every page calls it once, early."""
+    # The setting lives in its own key: each page has its own switch widget, whose state
+    # Streamlit drops when the page is left.
     on = presenting()
     st.toggle(
         "Presentation mode",
-        key=PRESENT_KEY,
+        value=on,
+        key=TOGGLE_KEY,
         on_change=_toggled,
         help="Larger text and figures and fewer controls, for a projector. "
         "Add ?present=1 to the address to open the page this way.",
     )
     if on:
         st.query_params[PRESENT_PARAM] = "1"  # a page switch drops the address's parameters
-        st.html(
-            f"<style>html {{ font-size: {ROOT_FONT_PX}px; }} "
-            "h1 { font-size: 2.4rem !important; }</style>"
-        )
+        st.html(PRESENTATION_CSS)
     return on
 
 
@@ -95,7 +107,7 @@ def chart(fig: go.Figure, key: str, **kwargs):
 def header(title: str, intro: str) -> None:
     """The page's title with the presentation switch beside it; the introduction is left out
     in presentation mode, where the teacher gives it."""
-    left, right = st.columns([5, 1], vertical_alignment="center")
+    left, right = st.columns([3, 1], vertical_alignment="center")
     left.title(title)
     with right:
         on = presentation_ui()

@@ -1,0 +1,61 @@
+"""Presentation mode and the PNG button: app_pages/show.py alone and in the app."""
+
+import json
+
+import numpy as np
+
+from app_pages import figures, show
+
+
+def _title_sizes(at) -> dict[str, float]:
+    """Title font size of each plotly figure on the page, by its key."""
+    sizes = {}
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        sizes[element.proto.id.rsplit("-", 1)[-1]] = spec["layout"]["title"]["font"]["size"]
+    return sizes
+
+
+def test_enlarge_scales_every_font_and_the_height():
+    fig = figures.final_bars(np.full(10, 0.1))
+    height = fig.layout.height
+
+    show.enlarge(fig, 2.0)
+
+    assert fig.layout.height == 2 * height
+    assert fig.layout.font.size == 2 * figures.FONT_SIZE
+    assert fig.layout.title.font.size == 2 * figures.TITLE_SIZE
+    assert fig.layout.xaxis.tickfont.size == 2 * figures.FONT_SIZE
+    assert fig.layout.yaxis.title.font.size == 2 * figures.FONT_SIZE
+    assert all(a.font.size == 2 * figures.FONT_SIZE for a in fig.layout.annotations)
+
+
+def test_every_figure_offers_only_a_png_download():
+    config = show.plot_config("final_bars")
+
+    assert config["modeBarButtons"] == [["toImage"]]
+    assert config["toImageButtonOptions"]["format"] == "png"
+    assert config["toImageButtonOptions"]["filename"] == "rnn-digit-lab-final_bars"
+
+
+def test_the_address_turns_presentation_mode_on_and_enlarges_the_figures(app):
+    app.query_params["present"] = "1"
+    app.run()
+    app.switch_page("app_pages/training.py").run()
+
+    assert not app.exception
+    assert app.toggle(key=show.TOGGLE_KEY).value is True
+    assert _title_sizes(app)["counts"] == round(figures.TITLE_SIZE * show.SCALE)
+    assert app.query_params["present"] == "1"  # kept across the page switch
+    assert not [m for m in app.markdown if m.value.startswith("Train your own")]  # no intro
+
+
+def test_switching_presentation_off_restores_the_page(app):
+    app.query_params["present"] = "1"
+    app.run()
+    app.switch_page("app_pages/training.py").run()
+
+    app.toggle(key=show.TOGGLE_KEY).set_value(False).run()
+
+    assert "present" not in app.query_params
+    assert _title_sizes(app)["counts"] == figures.TITLE_SIZE
