@@ -13,7 +13,7 @@ from training.limits import (
 )
 
 
-@pytest.mark.parametrize(("runs", "budget"), [(1, 674.0), (2, 337.0), (4, 168.5)])
+@pytest.mark.parametrize(("runs", "budget"), [(1, 574.0), (2, 287.0), (4, 143.5)])
 def test_the_budget_of_a_run_shrinks_as_more_runs_go_at_once(runs, budget):
     assert run_budget_mb(runs) == budget
 

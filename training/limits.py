@@ -1,10 +1,11 @@
 """How much memory one training run needs, and how much a small shared server can give it.
 
 Streamlit Community Cloud gives an app about 1 GB, and the app itself takes about 350 MB of it
-(torch, Streamlit, the data, the bundled models, the libraries a first training step loads).
-The rest is shared by the runs going at once (`training.run_queue`), so the budget of one run
-follows that limit. A run over its budget is refused before it starts: a server killed for
-memory halfway through takes every visitor's session down with it.
+(torch, Streamlit, the data, the bundled models, the libraries a first training step loads),
+and 100 MB is set aside for the models visitors keep after their runs and uploads
+(`training.model_shelf`). The rest is shared by the runs going at once (`training.run_queue`),
+so the budget of one run follows that limit. A run over its budget is refused before it
+starts: a server killed for memory halfway through takes every visitor's session down with it.
 
 The figures below were measured as peak resident memory of a fresh process around two Adam steps
 and one evaluation pass (CPU, torch 2.x); the estimate is rough, within about a fifth.
@@ -14,6 +15,9 @@ from rnn_model import ModelConfig
 
 SERVER_MEMORY_MB = 1024
 APP_MEMORY_MB = 350  # the idle server (344 MB, bench/memory_idle.py) and a first backward pass
+# The models visitors keep after a run or an upload, all sessions together
+# (training.model_shelf lets go of the least recently used beyond this).
+KEPT_MODELS_MB = 100
 
 FLOATS_KEPT = {"rnn": 6, "gru": 12, "lstm": 18}  # per unit and step, kept for backprop
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks per layer
@@ -29,10 +33,11 @@ MAX_EVAL_CHUNK = 1000
 
 
 def run_budget_mb(max_runs: int) -> float:
-    """Memory one run may use when `max_runs` go at once: what the app leaves, shared evenly."""
+    """Memory one run may use when `max_runs` go at once: what the app and the kept models
+    leave, shared evenly."""
     if max_runs < 1:
         raise ValueError(f"max_runs must be at least 1, not {max_runs}")
-    return (SERVER_MEMORY_MB - APP_MEMORY_MB) / max_runs
+    return (SERVER_MEMORY_MB - APP_MEMORY_MB - KEPT_MODELS_MB) / max_runs
 
 
 def parameter_count(config: ModelConfig) -> int:
