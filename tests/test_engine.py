@@ -36,6 +36,26 @@ def test_training_on_real_digits_lowers_the_loss(small):
     assert records[-1].step == records[-1].total_steps == 3 * math.ceil(1000 / 64)
     assert [r.kind for r in records].count("eval") == 2  # after each epoch but the last
 
+    # every record measures the gradient reaching each step; learning opens the GRU's
+    # update gates, so more of it reaches the first rows at the end than at the start
+    assert all(len(r.step_gradients) == 28 for r in records)
+    first, last = records[0].step_gradients, records[-1].step_gradients
+    assert last[0] / last[-1] > 10 * first[0] / first[-1]
+
+
+def test_measuring_the_gradients_changes_nothing_the_run_learns(small):
+    model_config = ModelConfig(cell="lstm", hidden_size=16, num_layers=2)
+    config = TrainConfig(epochs=1, seed=5, augment=True, record_every=3)
+    measured, with_probe = run(model_config, config, small)
+    plain, without = run(model_config, replace(config, gradient_probe=0), small)
+
+    for a, b in zip(measured.parameters(), plain.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert [r.loss for r in with_probe] == [r.loss for r in without]
+    assert all(r.step_gradients is None for r in without)
+    assert all(len(r.step_gradients) == 28 for r in with_probe)
+    assert isinstance(with_probe[1].to_dict()["step_gradients"][0], float)  # plain data
+
 
 def test_the_same_seed_gives_the_same_run(small):
     config = TrainConfig(epochs=1, seed=7, augment=True)
@@ -83,6 +103,7 @@ def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_weights(sm
         ({"batch_size": 10**6}, "batch_size"),
         ({"epochs": 0}, "epochs"),
         ({"optimizer": "lbfgs"}, "optimizer"),
+        ({"gradient_probe": -1}, "gradient_probe"),
     ],
 )
 def test_absurd_training_settings_are_refused(values, word):

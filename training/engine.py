@@ -16,6 +16,7 @@ from torch.nn import functional as F
 from rnn_model import ModelConfig, RowClassifier
 from training.augment import random_affine
 from training.data import DigitSet
+from training.gradients import PROBE_SIZE, probe_batch, step_gradients
 from training.limits import eval_chunk
 
 OPTIMIZERS = ("adam", "sgd")
@@ -40,6 +41,7 @@ class TrainConfig:
     augment: bool = False  # randomly rotate, scale and shift each training digit
     cosine_schedule: bool = False  # decay the learning rate to zero along a cosine
     record_every: int = 10  # batches between two progress records
+    gradient_probe: int = PROBE_SIZE  # digits whose gradient per step each record measures; 0: off
 
     def __post_init__(self):
         problems = []
@@ -55,6 +57,8 @@ class TrainConfig:
             problems.append("grad_clip must be above 0")
         if self.record_every < 1:
             problems.append("record_every must be at least 1")
+        if not 0 <= self.gradient_probe <= MAX_BATCH_SIZE:
+            problems.append(f"gradient_probe must be between 0 and {MAX_BATCH_SIZE}")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -75,6 +79,9 @@ class Record:
     samples_per_second: float | None = None  # training throughput since the start
     elapsed_s: float = 0.0
     message: str = ""
+    # |dLoss/dh_t| of the first layer for steps 1..T, averaged over the probe digits
+    # (training.gradients); None when not measured
+    step_gradients: list[float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,10 +145,12 @@ def train(
     total_steps = steps_per_epoch * config.epochs
     schedule = _cosine(optimizer, total_steps) if config.cosine_schedule else None
     last_good = [p.detach().clone() for p in model.parameters()]
+    # the same digits at every record, so the gradients change only because the weights do
+    probe = probe_batch(train_set, config.seed, config.gradient_probe)
 
-    state = _RunState(total_steps, steps_per_epoch, start=time.perf_counter())
+    state = _RunState(total_steps, steps_per_epoch, probe, start=time.perf_counter())
     yield state.record(
-        "start", optimizer, message=f"{total_steps} steps on {len(train_set):,} digits"
+        "start", optimizer, model, message=f"{total_steps} steps on {len(train_set):,} digits"
     )
     model.train()
     for epoch in range(config.epochs):
@@ -163,7 +172,7 @@ def train(
             if schedule is not None:
                 schedule.step()
             if state.step % config.record_every == 0 and state.step < total_steps:
-                yield state.record("progress", optimizer)
+                yield state.record("progress", optimizer, model)
         if epoch < config.epochs - 1:
             yield state.evaluate(model, val_set, optimizer)
     yield state.finish("end", model, val_set, optimizer, "Training finished.")
@@ -213,6 +222,7 @@ class _RunState:
 
     total_steps: int
     steps_per_epoch: int
+    probe: DigitSet  # digits whose gradient per step each record measures
     start: float
     step: int = 0
     samples_seen: int = 0
@@ -227,7 +237,8 @@ class _RunState:
         self.correct += correct
         self.count += count
 
-    def record(self, kind, optimizer, **extra) -> Record:
+    def record(self, kind, optimizer, model, **extra) -> Record:
+        gradients = step_gradients(model, self.probe)
         elapsed = time.perf_counter() - self.start
         record = Record(
             kind=kind,
@@ -240,6 +251,7 @@ class _RunState:
             learning_rate=optimizer.param_groups[0]["lr"],
             samples_per_second=self.samples_seen / elapsed if elapsed > 0 else None,
             elapsed_s=elapsed,
+            step_gradients=gradients,
             **extra,
         )
         self.loss_sum, self.correct, self.count = 0.0, 0, 0
@@ -248,9 +260,9 @@ class _RunState:
     def evaluate(self, model, val_set, optimizer) -> Record:
         val = accuracy(model, val_set)
         model.train()
-        return self.record("eval", optimizer, val_accuracy=val)
+        return self.record("eval", optimizer, model, val_accuracy=val)
 
     def finish(self, kind, model, val_set, optimizer, message) -> Record:
         val = accuracy(model, val_set)
         model.eval()
-        return self.record(kind, optimizer, val_accuracy=val, message=message)
+        return self.record(kind, optimizer, model, val_accuracy=val, message=message)
