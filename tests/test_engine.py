@@ -38,14 +38,15 @@ def test_training_on_real_digits_lowers_the_loss(small):
 
     # every record measures the gradient reaching each step; learning opens the GRU's
     # update gates, so more of it reaches the first rows at the end than at the start
-    assert all(len(r.step_gradients) == 28 for r in records)
+    measured = [r.step_gradients for r in records if r.step_gradients is not None]
+    assert len(measured) >= 6 and all(len(sizes) == 28 for sizes in measured)
     first, last = records[0].step_gradients, records[-1].step_gradients
     assert last[0] / last[-1] > 10 * first[0] / first[-1]
 
 
 def test_measuring_the_gradients_changes_nothing_the_run_learns(small):
     model_config = ModelConfig(cell="lstm", hidden_size=16, num_layers=2)
-    config = TrainConfig(epochs=1, seed=5, augment=True, record_every=3)
+    config = TrainConfig(epochs=1, seed=5, augment=True, record_every=3, gradient_every=3)
     measured, with_probe = run(model_config, config, small)
     plain, without = run(model_config, replace(config, gradient_probe=0), small)
 
@@ -55,6 +56,19 @@ def test_measuring_the_gradients_changes_nothing_the_run_learns(small):
     assert all(r.step_gradients is None for r in without)
     assert all(len(r.step_gradients) == 28 for r in with_probe)
     assert isinstance(with_probe[1].to_dict()["step_gradients"][0], float)  # plain data
+
+
+def test_short_runs_measure_the_gradients_every_few_batches_and_at_start_and_end(small):
+    config = TrainConfig(epochs=2, record_every=1, gradient_every=4)
+    _, records = run(ModelConfig(cell="rnn", hidden_size=8), config, small)
+
+    measured = [(r.kind, r.step) for r in records if r.step_gradients is not None]
+    steps = math.ceil(1000 / 64)  # 16 per epoch
+    # a progress record every 4 batches, but none again at the end of the first epoch:
+    # the progress record of that step has just measured it
+    progress = [("progress", s) for s in range(4, 2 * steps, 4)]
+    assert measured == [("start", 0), *progress, ("end", 2 * steps)]
+    assert [r.kind for r in records if r.step == steps] == ["progress", "eval"]
 
 
 def test_the_same_seed_gives_the_same_run(small):
@@ -104,6 +118,7 @@ def test_a_diverging_run_stops_with_a_message_and_keeps_the_last_good_weights(sm
         ({"epochs": 0}, "epochs"),
         ({"optimizer": "lbfgs"}, "optimizer"),
         ({"gradient_probe": -1}, "gradient_probe"),
+        ({"gradient_every": 0}, "gradient_every"),
     ],
 )
 def test_absurd_training_settings_are_refused(values, word):

@@ -41,7 +41,8 @@ class TrainConfig:
     augment: bool = False  # randomly rotate, scale and shift each training digit
     cosine_schedule: bool = False  # decay the learning rate to zero along a cosine
     record_every: int = 10  # batches between two progress records
-    gradient_probe: int = PROBE_SIZE  # digits whose gradient per step each record measures; 0: off
+    gradient_probe: int = PROBE_SIZE  # digits whose gradient per step records measure; 0: off
+    gradient_every: int = 10  # batches at least between two progress records that measure it
 
     def __post_init__(self):
         problems = []
@@ -59,6 +60,8 @@ class TrainConfig:
             problems.append("record_every must be at least 1")
         if not 0 <= self.gradient_probe <= MAX_BATCH_SIZE:
             problems.append(f"gradient_probe must be between 0 and {MAX_BATCH_SIZE}")
+        if self.gradient_every < 1:
+            problems.append("gradient_every must be at least 1")
         if problems:
             raise ValueError("; ".join(problems))
 
@@ -80,7 +83,8 @@ class Record:
     elapsed_s: float = 0.0
     message: str = ""
     # |dLoss/dh_t| of the first layer for steps 1..T, averaged over the probe digits
-    # (training.gradients); None when not measured
+    # (training.gradients); None when not measured: a progress record measures it only when
+    # TrainConfig.gradient_every batches have passed since the last one that did
     step_gradients: list[float] | None = None
 
     def to_dict(self) -> dict:
@@ -148,7 +152,9 @@ def train(
     # the same digits at every record, so the gradients change only because the weights do
     probe = probe_batch(train_set, config.seed, config.gradient_probe)
 
-    state = _RunState(total_steps, steps_per_epoch, probe, start=time.perf_counter())
+    state = _RunState(
+        total_steps, steps_per_epoch, probe, config.gradient_every, start=time.perf_counter()
+    )
     yield state.record(
         "start", optimizer, model, message=f"{total_steps} steps on {len(train_set):,} digits"
     )
@@ -222,13 +228,15 @@ class _RunState:
 
     total_steps: int
     steps_per_epoch: int
-    probe: DigitSet  # digits whose gradient per step each record measures
+    probe: DigitSet  # digits whose gradient per step records measure
+    gradient_every: int  # batches at least between two progress records that measure it
     start: float
     step: int = 0
     samples_seen: int = 0
     loss_sum: float = 0.0
     correct: int = 0
     count: int = 0
+    measured_at: int = -1  # step of the last record that measured the gradients
 
     def add_batch(self, loss: float, correct: int, count: int) -> None:
         self.step += 1
@@ -238,7 +246,12 @@ class _RunState:
         self.count += count
 
     def record(self, kind, optimizer, model, **extra) -> Record:
-        gradients = step_gradients(model, self.probe)
+        gradients = None
+        # measuring costs about one training step, too much for every batch of a short run
+        due = kind != "progress" or self.step - self.measured_at >= self.gradient_every
+        if due and self.step != self.measured_at:
+            gradients = step_gradients(model, self.probe)
+            self.measured_at = self.step
         elapsed = time.perf_counter() - self.start
         record = Record(
             kind=kind,
