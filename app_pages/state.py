@@ -22,11 +22,13 @@ from rnn_model import (
     model_from_bytes,
     trace,
 )
+from training.comparison import Comparison
 from training.data import TrainValSplit, load_training_data
 from training.job import TrainingJob
 from training.run_queue import RunQueue
 
 JOB_KEY = "training_job"
+COMPARISON_KEY = "cell_comparison"
 HEARTBEAT_KEY = "training_heartbeat"
 TRACE_KEY = "trace_memo"
 UPLOADED_KEY = "uploaded_model"
@@ -78,6 +80,7 @@ class _Heartbeat:
 
     def __init__(self, connected: Callable[[], bool]):
         self.job: TrainingJob | None = None
+        self.comparison: Comparison | None = None  # discarded with the job, the same way
         self.connected = connected  # is this session's browser connected right now?
         self.releases = 0  # disconnects seen so far
         self.timer: threading.Timer | None = None  # the latest disconnect's timer
@@ -95,10 +98,14 @@ class _Heartbeat:
 
     def stop_if_gone(self, release: int) -> None:
         with self.lock:
-            if release != self.releases or self.job is None or self.connected():
+            idle = self.job is None and self.comparison is None
+            if release != self.releases or idle or self.connected():
                 return
-            job, self.job = self.job, None
-        job.discard(ABANDONED)
+            held = (self.job, self.comparison)
+            self.job = self.comparison = None
+        for run in held:
+            if run is not None:
+                run.discard(ABANDONED)
 
 
 def _connection_probe() -> Callable[[], bool]:
@@ -152,6 +159,8 @@ def start_job(
     """
     if is_running(current_job()):
         raise BusyError("A run is already going: stop it before starting another.")
+    if comparison_running():
+        raise BusyError("A comparison of cells is going: stop it before starting a run.")
     data = training_data(source) if isinstance(source, str) else source
     label = label or DATA_SOURCES[source]
     # starts now if a slot is free; else it waits its turn and starts by itself
@@ -160,6 +169,34 @@ def start_job(
     keep_alive()
     st.session_state[HEARTBEAT_KEY].job = job
     return job
+
+
+def current_comparison() -> Comparison | None:
+    return st.session_state.get(COMPARISON_KEY)
+
+
+def comparison_running() -> bool:
+    comparison = current_comparison()
+    return comparison is not None and not comparison.done
+
+
+def start_comparison(
+    model_config, train_config, source: str | TrainValSplit, label: str | None = None
+) -> Comparison:
+    """Train a vanilla RNN, an LSTM and a GRU for this session with the same settings, one
+    after another through the server's queue; refused while this session trains anything.
+    `source` and `label` as for start_job."""
+    if is_running(current_job()):
+        raise BusyError("A training run is going: stop it before comparing cells.")
+    if comparison_running():
+        raise BusyError("A comparison is already going: stop it before starting another.")
+    data = training_data(source) if isinstance(source, str) else source
+    label = label or DATA_SOURCES[source]
+    comparison = Comparison.of_cells(model_config, train_config, data, label).start(run_queue())
+    st.session_state[COMPARISON_KEY] = comparison
+    keep_alive()
+    st.session_state[HEARTBEAT_KEY].comparison = comparison
+    return comparison
 
 
 def session_model() -> tuple[str, RowClassifier, ModelInfo] | None:

@@ -310,6 +310,8 @@ def result_view(job, view) -> None:
         mime="application/octet-stream",
         icon=":material/download:",
     )
+    with left:
+        replay_ui.recording_download(job, key="result_save")  # to replay this run later
     with right:
         st.page_link(
             "app_pages/playground.py",
@@ -404,7 +406,7 @@ SECTIONS = ("Train a model", "Compare cells", "Replay a recorded run")
 
 job = state.current_job()
 running = state.is_running(job)
-settings = settings_ui(disabled=running)
+settings = settings_ui(disabled=running or state.comparison_running())
 section = st.segmented_control(
     "Section",
     SECTIONS,
