@@ -1,6 +1,9 @@
 import gc
+import os
+import sys
 import threading
 import weakref
+from pathlib import Path
 
 import pytest
 import torch
@@ -138,3 +141,36 @@ def test_a_stopped_job_keeps_its_model_and_a_finished_one_loses_it_when_discarde
     assert model() is None
     assert job.view().state == "finished" and job.view().message == "Let go."
     assert job.trained_model() is None
+
+
+def _in_a_thread(function):
+    out = {}
+
+    def body():
+        me = threading.get_native_id()
+        out["before"] = os.getpriority(os.PRIO_PROCESS, me)
+        out["returned"] = function()
+        out["after"] = os.getpriority(os.PRIO_PROCESS, me)
+        out["name"] = Path(f"/proc/self/task/{me}/comm").read_text().strip()
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join()
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_a_training_thread_yields_the_cpu_to_pages_and_only_itself():
+    seen = _in_a_thread(lambda: job_module.yield_to_pages({}))
+    want = min(seen["before"] + job_module.TRAINING_NICE, 19)
+    assert seen["returned"] == seen["after"] == want
+    assert seen["name"] == "training-job"
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == seen["before"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_training_nice_follows_the_variable():
+    seen = _in_a_thread(lambda: job_module.yield_to_pages({job_module.NICE_VARIABLE: "0"}))
+    assert seen["after"] == seen["before"]
+    seen = _in_a_thread(lambda: job_module.yield_to_pages({job_module.NICE_VARIABLE: "3"}))
+    assert seen["after"] == min(seen["before"] + 3, 19)

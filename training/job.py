@@ -8,6 +8,8 @@ The model is built by the job's thread when the run starts, so a job waiting in 
 no weights: thirty visitors queued behind two runs cost their settings and little more.
 """
 
+import ctypes
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,6 +20,33 @@ from training.data import TrainValSplit
 from training.engine import Record, TrainConfig, new_model, train
 
 DONE_STATES = ("finished", "stopped", "diverged", "failed", "cancelled")
+NICE_VARIABLE = "RNN_DIGIT_LAB_TRAINING_NICE"
+# How far below the pages a training thread runs (Linux nice steps, 0-19). Visitors of the
+# same server share its cores with every run: at 10 a page's script gets about nine tenths of
+# a core that a run also wants, so drawings are answered fast while runs slow down a little.
+TRAINING_NICE = 10
+THREAD_NAME = b"training-job"  # as `top -H` and /proc/<pid>/task/*/comm show the thread
+
+
+def yield_to_pages(environ=None) -> int | None:
+    """Lower the calling thread's CPU priority by RNN_DIGIT_LAB_TRAINING_NICE steps (default
+    TRAINING_NICE) and name it for the OS. Returns the thread's nice value after, or None
+    where the OS has no per-thread priority. Threads torch starts from here (its OpenMP
+    workers) inherit both. Linux gives each thread its own nice value, and lowering it needs
+    no rights."""
+    environ = os.environ if environ is None else environ
+    try:
+        steps = max(0, int(environ.get(NICE_VARIABLE, TRAINING_NICE)))
+    except ValueError:
+        steps = TRAINING_NICE
+    thread = threading.get_native_id()
+    try:
+        ctypes.CDLL(None).prctl(15, THREAD_NAME)  # PR_SET_NAME: Linux only
+        now = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(now + steps, 19))
+        return os.getpriority(os.PRIO_PROCESS, thread)
+    except (AttributeError, OSError):  # not Linux: runs keep the pages' priority
+        return None
 
 
 @dataclass
@@ -127,6 +156,7 @@ class TrainingJob:
         }
 
     def _run(self) -> None:
+        yield_to_pages()  # before torch starts any worker thread for this run
         try:
             self._train()
         except Exception as error:  # a run must end in a state the page can show
