@@ -161,6 +161,20 @@ DRAWING_JS = """() => {
   return result;
 }"""
 
+# A new canvas (the first, or after Clear) lays out without its stylesheet for a moment: the
+# component's styles load into its shadow root after its elements are made, and until then
+# the background canvas sits in the flow above the drawing canvas, which shows ~290 px lower
+# than where it ends up (longer on a busy machine: 0.3-0.4 s with six pages drawing). A box
+# measured then sends the mouse below the canvas, and the drawing is lost. The canvas has
+# settled once the drawing canvas covers the background canvas exactly, as the styles put it.
+SETTLED_CANVAS_JS = """(upper) => {
+  if (!upper.isConnected) return null;
+  const background = upper.getRootNode().querySelector(".dc-background-canvas");
+  if (!background) return null;
+  const a = upper.getBoundingClientRect(), b = background.getBoundingClientRect();
+  const same = Math.abs(a.x - b.x) < 1 && Math.abs(a.y - b.y) < 1 && a.width > 0;
+  return same ? {x: a.x, y: a.y, width: a.width, height: a.height} : null;
+}"""
 _SHOWN_JS = "() => window.__lab.ups.length > 0 && window.__lab.shown.length > 0"
 _UNANSWERED_JS = f"""() => {{
   const lab = window.__lab, up = lab.ups.at(-1);
@@ -332,13 +346,20 @@ async def run_history(page) -> dict:
 
 
 async def canvas_box(page, timeout_ms: float) -> dict:
-    """Page coordinates of fabric.js's upper canvas, the one that takes the mouse. After Clear
-    the canvas is made anew, so it can vanish between two looks: look again then."""
+    """Page coordinates of fabric.js's upper canvas, the one that takes the mouse, once the
+    canvas sits where it stays (see SETTLED_CANVAS_JS). After Clear the canvas is made anew,
+    so it can vanish between two looks: look again then."""
     upper = page.locator("canvas.upper-canvas")
     for _ in range(5):
         await expect(upper).to_have_count(1, timeout=timeout_ms)
-        await expect(upper).to_be_visible(timeout=timeout_ms)
-        box = await upper.bounding_box()
+        try:
+            handle = await upper.element_handle(timeout=timeout_ms)
+            settled = await page.wait_for_function(
+                SETTLED_CANVAS_JS, arg=handle, polling="raf", timeout=timeout_ms
+            )
+        except PlaywrightError:  # replaced while we looked
+            continue
+        box = await settled.json_value()
         if box is not None:
             return box
     raise AssertionError("the drawing canvas never stayed on the page")
