@@ -37,7 +37,7 @@ class Curves:
 
 
 def _legend(fig: go.Figure) -> None:
-    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0, "title": {"text": "cell"}})
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
 
 
 def compare_loss_figure(runs: list[Curves], epochs: float | None = None) -> go.Figure:

@@ -68,7 +68,7 @@ def comparison_view(runs: list[dict], epochs: int, key: str) -> None:
         show.chart(compare_figures.compare_loss_figure(curves, epochs), key=f"{key}_loss")
     with right:
         show.chart(compare_figures.compare_accuracy_figure(curves, epochs), key=f"{key}_accuracy")
-    st.dataframe(rows, hide_index=True, use_container_width=True, key=f"{key}_table")
+    st.dataframe(rows, hide_index=True, width="stretch", key=f"{key}_table")
     st.caption(
         "Each colour is one kind of memory cell, trained on the same digits with the same "
         "settings. Watch which line falls fastest and which ends highest: the LSTM and GRU "

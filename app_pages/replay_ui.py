@@ -5,6 +5,7 @@ uploaded here, or this tab's last run. Playing moves a position in seconds of th
 on a timer; the charts show the records up to it. Nothing is trained.
 """
 
+import os
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import streamlit as st
 
 from app_pages import figures, show, state
 from training.recording import (
+    MAX_FILE_BYTES,
     Recording,
     RecordingError,
     from_job,
@@ -20,7 +22,11 @@ from training.recording import (
     recording_to_bytes,
 )
 
-RECORDINGS_DIR = Path(__file__).resolve().parents[1] / "assets" / "recordings"
+# the bundled recordings; RNN_DIGIT_LAB_RECORDINGS points elsewhere (the browser tests do)
+RECORDINGS_DIR = Path(
+    os.environ.get("RNN_DIGIT_LAB_RECORDINGS")
+    or Path(__file__).resolve().parents[1] / "assets" / "recordings"
+)
 SPEEDS = {"1x (real time)": 1.0, "10x": 10.0, "100x": 100.0, "All at once": None}
 DEFAULT_SPEED = "10x"
 TICK_S = 0.5  # redraw period while playing: each costs the server a rerun of the fragment
@@ -169,7 +175,7 @@ def _controls(duration: float) -> float | None:
         disabled=speed is None,
         on_click=_play_or_pause,
         args=(duration,),
-        use_container_width=True,
+        width="stretch",
     )
     return speed
 
@@ -214,10 +220,13 @@ def player(recording: Recording) -> None:
 
 
 def _progress(recording: Recording, shown, at: float, duration: float) -> None:
+    # a line, not a bar: the slider above already shows how far along it is
     epoch = shown[-1].epoch if shown else 0.0
     epochs = recording.train_config.epochs
-    text = f"Epoch {epoch:.1f} of {epochs}, {at:.0f} s into the run (it took {duration:.0f} s)"
-    st.progress(min(at / duration, 1.0), text=text)
+    st.markdown(
+        f"**Epoch {epoch:.1f} of {epochs}**, {at:.0f} s into the run "
+        f"(it took {duration:.0f} s in all)"
+    )
 
 
 def _charts(recording: Recording, shown) -> None:
@@ -251,25 +260,29 @@ def _charts(recording: Recording, shown) -> None:
 
 
 def _chooser(sources: dict[str, Recording]) -> str | None:
-    presenting = show.presenting()
-    if not sources:
-        st.info(
-            "No recorded runs are bundled with this copy of the app yet (assets/recordings is "
-            "empty; scripts/train_bundled.sh makes them), and this tab has not trained a "
-            "model. Upload a recording below, or train a model and come back.",
-            icon=":material/info:",
-        )
-    else:
-        if st.session_state.get(SOURCE_KEY) not in sources:
-            st.session_state[SOURCE_KEY] = next(iter(sources))
-        st.selectbox("Recording", list(sources), key=SOURCE_KEY)
-    if not presenting:
-        st.file_uploader(
-            "Or replay a recording file (.json or .json.gz, saved by this app)",
-            type=["json", "gz"],
-            key=UPLOAD_KEY,
-            on_change=_uploaded,
-        )
+    """The recording to play, with an upload beside it; returns the chosen source's label."""
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    with left:
+        if not sources:
+            st.info(
+                "No recorded runs are bundled with this copy of the app yet (assets/recordings "
+                "is empty; scripts/train_bundled.sh makes them), and this tab has not trained "
+                "a model. Upload a recording, or train a model and come back.",
+                icon=":material/info:",
+            )
+        else:
+            if st.session_state.get(SOURCE_KEY) not in sources:
+                st.session_state[SOURCE_KEY] = next(iter(sources))
+            st.selectbox("Recording", list(sources), key=SOURCE_KEY)
+    if not show.presenting():
+        with right.popover("Upload a recording", icon=":material/upload:", width="stretch"):
+            st.file_uploader(
+                "A recording saved by this app (.json or .json.gz)",
+                type=["json", "gz"],
+                key=UPLOAD_KEY,
+                on_change=_uploaded,
+                max_upload_size=MAX_FILE_BYTES // 2**20,
+            )
     if error := st.session_state.pop(ERROR_KEY, None):
         kept = " The recording chosen before is still shown." if sources else ""
         st.warning(f"{error}{kept}", icon=":material/warning:")

@@ -73,6 +73,10 @@ def _points(at) -> tuple[int, int]:
     return _length(loss), _length(validation)
 
 
+def _text(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
 def _length(value) -> int:
     if isinstance(value, dict):  # plotly's base64 typed array
         return len(np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]))
@@ -89,19 +93,18 @@ def test_all_at_once_shows_every_point_of_the_run(app, recordings):
     assert validation == 2  # the end of the first epoch and the end of the run
     assert at.slider(key="replay_at").value == pytest.approx(30.0)
     assert _button(at, "Play").disabled
-    (progress,) = at.get("progress")
-    assert "Epoch 2.0 of 2, 30 s into the run" in progress.proto.text
+    assert "**Epoch 2.0 of 2**, 30 s into the run" in _text(at)
 
 
 def test_play_moves_on_and_the_slider_shows_an_earlier_moment(app, recordings):
-    at = _speed(_replay_section(app), "100x")
+    at = _speed(_replay_section(app), "1x (real time)")  # a slow machine cannot reach the end
     assert at.slider(key="replay_at").value == 0.0
     assert _points(at) == (0, 0)
 
     _button(at, "Play").click().run()
-    at.run()  # the timer's next frame, here as a whole run: 100x the time between the two
-    assert at.session_state["replay_playing"] or at.slider(key="replay_at").value == 30.0
-    assert at.slider(key="replay_at").value > 0.0
+    at.run()  # the timer's next frame, here as a whole run: as long as the time between
+    assert at.session_state["replay_playing"]
+    assert 0.0 < at.slider(key="replay_at").value < 30.0
     _button(at, "Pause").click().run()
     paused_at = at.slider(key="replay_at").value
     at.run()
@@ -111,7 +114,7 @@ def test_play_moves_on_and_the_slider_shows_an_earlier_moment(app, recordings):
     loss, validation = _points(at)
     assert loss == 30  # records up to 15 s: one every half second
     assert validation == 1
-    assert "Epoch 1.0 of 2, 15 s into the run" in at.get("progress")[0].proto.text
+    assert "**Epoch 1.0 of 2**, 15 s into the run" in _text(at)
 
 
 def test_choosing_another_recording_starts_it_afresh(app, recordings):
