@@ -57,7 +57,7 @@ def compare_loss_figure(runs: list[Curves], epochs: float | None = None) -> go.F
     _epoch_axis(fig, epochs)
     fig.update_yaxes(title_text="loss (cross-entropy)", rangemode="tozero")
     _legend(fig)
-    return _style(fig, "Training loss of each cell (lower is better)", height=380)
+    return _style(fig, "Training loss per cell (lower is better)", height=380)
 
 
 def compare_accuracy_figure(runs: list[Curves], epochs: float | None = None) -> go.Figure:
@@ -78,7 +78,7 @@ def compare_accuracy_figure(runs: list[Curves], epochs: float | None = None) -> 
     _epoch_axis(fig, epochs)
     fig.update_yaxes(title_text="validation accuracy", range=[0, 1.02], tickformat=".0%")
     _legend(fig)
-    return _style(fig, "Validation accuracy of each cell (higher is better)", height=380)
+    return _style(fig, "Validation accuracy per cell (higher is better)", height=380)
 
 
 def summary_row(
