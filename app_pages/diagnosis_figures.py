@@ -22,7 +22,7 @@ STEP_TITLES = {  # reading order -> what the step axis counts
 # Mistakes in orange, right answers in blue, so the eye finds the mistakes first. One colour
 # scale on 0..1: 0 to 0.5 for cells off the diagonal, 0.5 to 1 for the diagonal.
 CONFUSION_SCALE = [
-    [0.0, "#FFFFFF"],
+    [0.0, "#F3F4F6"],  # no digit: a pale grey, so the grid of cells still shows
     [0.001, "#FDE2C8"],
     [0.5, "#C2410C"],
     [0.5, "#DCE8F5"],
@@ -100,14 +100,15 @@ def gradient_heatmap(
 
 
 def confusion_colours(matrix: np.ndarray) -> np.ndarray:
-    """Each cell's place on CONFUSION_SCALE: right answers 0.5..1, mistakes 0..0.5, each
-    relative to the largest of its kind, so a single mistake still shows (0 stays white)."""
+    """Each cell's place on CONFUSION_SCALE: right answers 0.5..1, mistakes 0..0.49 (0.5 is
+    already blue), each relative to the largest of its kind, so a single mistake still shows
+    (0 stays pale grey)."""
     matrix = np.asarray(matrix, dtype=float)  # (10, 10)
     diagonal = np.eye(len(matrix), dtype=bool)
     right = np.where(diagonal, matrix, 0.0)
     wrong = np.where(diagonal, 0.0, matrix)
     most_right, most_wrong = max(right.max(), 1.0), max(wrong.max(), 1.0)
-    return np.where(diagonal, 0.5 + 0.5 * right / most_right, 0.5 * wrong / most_wrong)
+    return np.where(diagonal, 0.5 + 0.5 * right / most_right, 0.49 * wrong / most_wrong)
 
 
 def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None) -> go.Figure:
@@ -132,6 +133,22 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
             showscale=False,
             xgap=2,
             ygap=2,
+            hoverinfo="skip",  # the markers below answer the mouse
+        )
+    )
+    # Streamlit reports no selection for clicks on a heatmap (streamlit/streamlit#8760), so
+    # each cell also holds an invisible marker: a click on it selects that cell.
+    true, read_as = np.meshgrid(digits, digits, indexing="ij")  # (10, 10) each
+    fig.add_trace(
+        go.Scatter(
+            x=read_as.ravel(),
+            y=true.ravel(),
+            customdata=matrix.ravel(),
+            mode="markers",
+            marker={"size": 34, "symbol": "square", "opacity": 0},
+            selected={"marker": {"opacity": 0}},
+            unselected={"marker": {"opacity": 0}},
+            showlegend=False,
             hovertemplate="true %{y}, read as %{x}: %{customdata} digits<extra></extra>",
         )
     )
@@ -146,13 +163,10 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
             line={"color": ACCENT, "width": 4},
         )
     axis = {"tickvals": digits, "showgrid": False, "zeroline": False}
-    fig.update_xaxes(title_text="read as", side="top", range=[-0.5, 9.5], **axis)
-    fig.update_yaxes(
-        title_text="true digit", range=[9.5, -0.5], scaleanchor="x", constrain="domain", **axis
-    )
-    fig = _style(fig, "True digit (down) against the digit it read (across)", height=520)
-    fig.update_layout(margin={"t": 90})  # room for the title and the answers' axis on top
-    return fig
+    fig.update_xaxes(title_text="read as", range=[-0.5, 9.5], **axis)
+    fig.update_yaxes(title_text="true digit", range=[9.5, -0.5], **axis)
+    fig.update_layout(hovermode="closest", clickmode="event+select", dragmode=False)
+    return _style(fig, "True digit (down) against the digit it read (across)", height=520)
 
 
 def clicked_cell(points) -> tuple[int, int] | None:

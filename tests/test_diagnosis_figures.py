@@ -78,6 +78,11 @@ def test_the_confusion_figure_writes_every_count_true_digits_down():
     text = np.asarray(heat.text)
     assert text[4, 9] == "3" and text[4, 4] == "47" and text[9, 4] == ""  # no mistake: blank
     assert np.asarray(heat.customdata)[4, 9] == 3
+    # a click lands on the marker of its cell: (true, read as) -> its count
+    markers = fig.data[1]
+    points = zip(markers.x, markers.y, markers.customdata, strict=True)
+    cells = {(int(y), int(x)): int(n) for x, y, n in points}
+    assert len(cells) == 100 and cells[(4, 9)] == 3 and cells[(9, 4)] == 0
     assert list(fig.layout.yaxis.range) == [9.5, -0.5]  # 0 at the top
     assert fig.layout.xaxis.title.text == "read as" and fig.layout.yaxis.title.text == "true digit"
     (box,) = fig.layout.shapes
@@ -92,7 +97,7 @@ def test_confusion_colours_separate_right_answers_from_mistakes():
     colours = df.confusion_colours(matrix)
 
     assert colours[0, 0] == 1.0 and colours[1, 1] == 0.75 and colours[5, 5] == 0.5
-    assert colours[2, 7] == 0.5 and colours[3, 5] == 0.125  # a single mistake still shows
+    assert colours[2, 7] == 0.49 and colours[3, 5] == 0.1225  # a single mistake still shows
     assert colours[9, 0] == 0.0  # no mistake: white
 
 
