@@ -167,7 +167,7 @@ async def draw_once(drawer: Drawer, digit: str, phase: str) -> dict:
     run = await session.rerun()
     drawer.errors += [f"Playground: {e}" for e in run.exceptions]
     drawing = {
-        "t": time.time(),
+        "t": run.sent_at,  # perf_counter, as the runs' times the trainers' states come from
         "ms": run.ms,
         "expected": digit,
         "shown": run.metrics.get("Prediction"),
@@ -233,7 +233,7 @@ async def wait_state(trainer: Trainer, states: tuple[str, ...], timeout_s: float
 
 async def press_start(trainer: Trainer, config: Config) -> None:
     session = trainer.session
-    trainer.pressed_at = time.time()
+    trainer.pressed_at = time.perf_counter()
     await session.press(session.find("button", "Start training"), config.wait_s)
     await wait_state(trainer, ("queued", "running", *DONE, "refused"), config.wait_s)
     trainer.ack = {"state": trainer.states[-1][1], "ahead": trainer.states[-1][2]}
@@ -287,7 +287,7 @@ async def play_role(trainer: Trainer, url: str, config: Config, all_pressed: asy
             await press_stop(trainer, config)
     elif trainer.role == "close":
         await wait_state(trainer, ("running", *DONE), config.wait_s)
-        trainer.closed_at = time.time()
+        trainer.closed_at = time.perf_counter()
         trainer.ended = "closed"
         await trainer.session.close()
         return
@@ -441,7 +441,7 @@ async def scenario(url: str, config: Config, watch: ServerWatch) -> dict:
     await open_all(url, trainers, drawers, config)
     phase, stop = {"name": "drawing"}, asyncio.Event()
     tasks = [asyncio.create_task(keep_drawing(d, config, phase, stop)) for d in drawers]
-    start = time.time()
+    start, origin = time.time(), time.perf_counter()
     all_pressed = asyncio.Event()
     roles = [play_role(t, url, config, all_pressed) for t in trainers]
     await asyncio.gather(train_in_order(trainers, config, all_pressed), *roles)
@@ -455,7 +455,7 @@ async def scenario(url: str, config: Config, watch: ServerWatch) -> dict:
         if not visitor.session.closed:
             await visitor.session.close()
     quiet = await wait_quiet(watch, config.wait_s)
-    return scenario_report(trainers, drawers, config, (start, end), quiet, watch)
+    return scenario_report(trainers, drawers, config, (start, end, origin), quiet, watch)
 
 
 async def wait_quiet(watch: ServerWatch, timeout_s: float, cores: float = 0.15) -> float | None:
@@ -491,8 +491,10 @@ def running_spans(trainers: list[Trainer]) -> list[dict]:
 
 
 def scenario_report(trainers, drawers, config, window, quiet, watch) -> dict:
+    """`window`: (start, end) in time.time() for the server's samples, and the start in
+    time.perf_counter(), the clock of every run, drawing and state seen."""
     spans = running_spans(trainers)
-    origin = window[0]
+    start, end, origin = window
 
     def during(t: float) -> bool:
         return any(s["first"] <= t <= s["end"] for s in spans)
@@ -515,7 +517,7 @@ def scenario_report(trainers, drawers, config, window, quiet, watch) -> dict:
             "peak_rss_mb": round(max(watch.peak_rss_mb(), server_hwm_mb(watch.server_pid)), 1),
             "quiet_after_s": quiet,
         },
-        "load_while_training": watch.cores(*window),
+        "load_while_training": watch.cores(start, end),
     }
     result["checks"] = checks(result, config)
     result["ok"] = all(c["ok"] for c in result["checks"].values())

@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import expect
 
-from tests.e2e.harness import CHROMIUM, CHROMIUM_ARGS, HOST, Offline, check_chromium
+from tests.e2e.harness import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    HOST,
+    SETTLED_CANVAS_JS,
+    Offline,
+    check_chromium,
+)
 
 # how the Training page says where a run is; the first pattern an alert matches names its state
 END_PATTERNS = {
@@ -161,20 +168,6 @@ DRAWING_JS = """() => {
   return result;
 }"""
 
-# A new canvas (the first, or after Clear) lays out without its stylesheet for a moment: the
-# component's styles load into its shadow root after its elements are made, and until then
-# the background canvas sits in the flow above the drawing canvas, which shows ~290 px lower
-# than where it ends up (longer on a busy machine: 0.3-0.4 s with six pages drawing). A box
-# measured then sends the mouse below the canvas, and the drawing is lost. The canvas has
-# settled once the drawing canvas covers the background canvas exactly, as the styles put it.
-SETTLED_CANVAS_JS = """(upper) => {
-  if (!upper.isConnected) return null;
-  const background = upper.getRootNode().querySelector(".dc-background-canvas");
-  if (!background) return null;
-  const a = upper.getBoundingClientRect(), b = background.getBoundingClientRect();
-  const same = Math.abs(a.x - b.x) < 1 && Math.abs(a.y - b.y) < 1 && a.width > 0;
-  return same ? {x: a.x, y: a.y, width: a.width, height: a.height} : null;
-}"""
 _SHOWN_JS = "() => window.__lab.ups.length > 0 && window.__lab.shown.length > 0"
 _UNANSWERED_JS = f"""() => {{
   const lab = window.__lab, up = lab.ups.at(-1);

@@ -15,6 +15,7 @@ server's whole answer, without a browser's drawing on either side.
 import asyncio
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -26,6 +27,7 @@ STREAM_PATH = "/_stcore/stream"
 SUBPROTOCOL = "streamlit"  # the first entry of Sec-WebSocket-Protocol, as the browser sends
 MAX_MESSAGE_BYTES = 64 * 2**20  # a page with a few plotly charts is well under this
 STOPPED_FOR_RERUN = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
+FULL_RUN_OVER = ForwardMsg.ScriptFinishedStatus.FINISHED_SUCCESSFULLY
 WIDGET_KINDS = ("button", "number_input", "selectbox", "bidi_component", "radio", "slider")
 
 
@@ -88,6 +90,8 @@ class Session:
         self._finished: asyncio.Future | None = None
         self._turn = asyncio.Lock()  # one run at a time
         self._timers: dict[str, asyncio.Task] = {}  # fragment id -> its rerun loop
+        self._ticking: set[asyncio.Task] = set()  # every loop not yet over
+        self._registered: set[str] = set()  # fragments that asked for a timer in this run
 
     @classmethod
     async def open(cls, url: str, page: str, timeout_s: float = 120.0) -> "Session":
@@ -106,7 +110,7 @@ class Session:
 
     async def close(self) -> None:
         self.closed = True
-        for timer in self._timers.values():
+        for timer in self._ticking:
             timer.cancel()
         if self._socket is not None:
             await self._socket.close()
@@ -209,8 +213,8 @@ class Session:
             run.messages += 1
             run.received_bytes += len(data)
         kind = message.WhichOneof("type")
-        if kind == "new_session":  # every run of the whole page starts with one
-            self._stop_timers()  # the run registers the timers it still wants afresh
+        if kind == "new_session":  # every run starts with one, a fragment's too
+            self._registered = set()
         elif kind == "navigation":  # the page st.navigation chose: later reruns name it
             self.page_script_hash = message.navigation.page_script_hash
         elif kind == "delta" and run is not None:
@@ -222,6 +226,8 @@ class Session:
                 return  # st.rerun(): the run goes on as a new one, under the same wait
             run.finished_at = time.perf_counter()
             run.status = message.script_finished
+            if run.status == FULL_RUN_OVER:  # a page run keeps only the timers it asked for
+                self._keep_timers(self._registered)
             if self._finished is not None and not self._finished.done():
                 self._finished.set_result(run)
 
@@ -252,18 +258,18 @@ class Session:
     # -- timed fragments ------------------------------------------------------------------
 
     def _start_timer(self, fragment_id: str, interval_s: float) -> None:
+        self._registered.add(fragment_id)
         if not self.follow_timers or fragment_id in self._timers:
             return
-        self._timers[fragment_id] = asyncio.get_running_loop().create_task(
-            self._tick(fragment_id, interval_s)
-        )
+        timer = asyncio.get_running_loop().create_task(self._tick(fragment_id, interval_s))
+        self._timers[fragment_id] = timer
+        self._ticking.add(timer)
+        timer.add_done_callback(self._ticking.discard)
 
-    def _stop_timers(self) -> None:
-        current = asyncio.current_task()
-        for fragment_id, timer in list(self._timers.items()):
-            if timer is not current:
-                timer.cancel()
-            del self._timers[fragment_id]
+    def _keep_timers(self, fragment_ids: Collection[str]) -> None:
+        # The others are not cancelled: a timer's rerun may be the very run that just ended
+        # (a fragment's st.rerun()) and must see it through. Each loop ends when it next wakes.
+        self._timers = {k: v for k, v in self._timers.items() if k in fragment_ids}
 
     async def _tick(self, fragment_id: str, interval_s: float) -> None:
         """Rerun a fragment every `interval_s` from the end of its last run (the browser's

@@ -194,13 +194,33 @@ SEVEN = [[(0.28, 0.24), (0.72, 0.24), (0.60, 0.45), (0.50, 0.62), (0.44, 0.80)]]
 ONE = [[(0.52, 0.18), (0.50, 0.50), (0.48, 0.82)]]
 
 
+# A new canvas (the first, or after Clear) lays out without its stylesheet for a moment: the
+# component's styles load into its shadow root after its elements are made, and until then
+# the background canvas sits in the flow above the drawing canvas, which shows ~290 px lower
+# than where it ends up (longer on a busy machine: 0.3-0.4 s with six pages drawing). A box
+# measured then sends the mouse below the canvas, and the drawing is lost. The canvas has
+# settled once the drawing canvas covers the background canvas exactly, as the styles put it.
+SETTLED_CANVAS_JS = """(upper) => {
+  if (!upper.isConnected) return null;
+  const background = upper.getRootNode().querySelector(".dc-background-canvas");
+  if (!background) return null;
+  const a = upper.getBoundingClientRect(), b = background.getBoundingClientRect();
+  const same = Math.abs(a.x - b.x) < 1 && Math.abs(a.y - b.y) < 1 && a.width > 0;
+  return same ? {x: a.x, y: a.y, width: a.width, height: a.height} : null;
+}"""
+
+
 def canvas_box(page, timeout_ms: float = 60_000) -> dict:
     """Page coordinates of the drawing surface: fabric.js's upper canvas, the one that takes
-    the mouse. streamlit-drawable-canvas 0.13 is a components-v2 element: no iframe, its DOM
-    sits in a shadow root, which Playwright's CSS locators reach into."""
+    the mouse, once it has settled (SETTLED_CANVAS_JS). streamlit-drawable-canvas 0.13 is a
+    components-v2 element: no iframe, its DOM sits in a shadow root, which Playwright's CSS
+    locators reach into."""
     upper = page.locator("canvas.upper-canvas")
     expect(upper).to_be_visible(timeout=timeout_ms)
-    box = upper.bounding_box()
+    settled = page.wait_for_function(
+        SETTLED_CANVAS_JS, arg=upper.element_handle(), polling="raf", timeout=timeout_ms
+    )
+    box = settled.json_value()
     if box is None:
         raise AssertionError("the drawing canvas has no box on the page")
     return box
