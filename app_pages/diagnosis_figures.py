@@ -100,15 +100,15 @@ def gradient_heatmap(
 
 
 def confusion_colours(matrix: np.ndarray) -> np.ndarray:
-    """Each cell's place on CONFUSION_SCALE: right answers 0.5..1, mistakes 0..0.49 (0.5 is
-    already blue), each relative to the largest of its kind, so a single mistake still shows
-    (0 stays pale grey)."""
+    """Each cell's place on CONFUSION_SCALE: right answers 0.51..1, mistakes 0..0.49 (the
+    scale jumps from orange to blue at 0.5), each relative to the largest of its kind, so a
+    single mistake still shows (0 stays pale grey)."""
     matrix = np.asarray(matrix, dtype=float)  # (10, 10)
     diagonal = np.eye(len(matrix), dtype=bool)
     right = np.where(diagonal, matrix, 0.0)
     wrong = np.where(diagonal, 0.0, matrix)
     most_right, most_wrong = max(right.max(), 1.0), max(wrong.max(), 1.0)
-    return np.where(diagonal, 0.5 + 0.5 * right / most_right, 0.49 * wrong / most_wrong)
+    return np.where(diagonal, 0.51 + 0.49 * right / most_right, 0.49 * wrong / most_wrong)
 
 
 def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None) -> go.Figure:

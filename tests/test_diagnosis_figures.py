@@ -96,7 +96,7 @@ def test_confusion_colours_separate_right_answers_from_mistakes():
 
     colours = df.confusion_colours(matrix)
 
-    assert colours[0, 0] == 1.0 and colours[1, 1] == 0.75 and colours[5, 5] == 0.5
+    assert colours[0, 0] == 1.0 and colours[1, 1] == 0.755 and colours[5, 5] == 0.51
     assert colours[2, 7] == 0.49 and colours[3, 5] == 0.1225  # a single mistake still shows
     assert colours[9, 0] == 0.0  # no mistake: white
 
