@@ -28,7 +28,7 @@ RECORDINGS_DIR = Path(
     or Path(__file__).resolve().parents[1] / "assets" / "recordings"
 )
 SPEEDS = {"1x (real time)": 1.0, "10x": 10.0, "100x": 100.0, "All at once": None}
-DEFAULT_SPEED = "10x"
+DEFAULT_SPEED = "All at once"  # the whole run at first sight; a speed and Play replay it
 TICK_S = 0.5  # redraw period while playing: each costs the server a rerun of the fragment
 THIS_RUN = "This tab's last run"
 ORDER_WORDS = {"rows_reversed": "reading rows bottom to top", "columns": "reading columns"}
@@ -86,19 +86,20 @@ def describe(recording: Recording) -> str:
 
 
 def _sources() -> dict[str, Recording]:
-    """What can be replayed now, by the label the chooser shows."""
-    bundled, _ = bundled_recordings()
+    """What can be replayed now, by the label the chooser shows: this tab's own run first,
+    then the last upload, then the bundled runs."""
     sources = {}
+    job = state.current_job()
+    if job is not None and job.view().records:
+        sources[THIS_RUN] = from_job(job)
+    uploaded = st.session_state.get(UPLOADED_KEY)
+    if uploaded is not None:
+        sources[f"Uploaded: {uploaded[0]}"] = uploaded[1]
+    bundled, _ = bundled_recordings()
     for recording in bundled.values():
         order = recording.model_config.reading_order
         suffix = f", {ORDER_WORDS[order]}" if order in ORDER_WORDS else ""
         sources[f"Bundled: {recording.cell_label}{suffix}"] = recording
-    uploaded = st.session_state.get(UPLOADED_KEY)
-    if uploaded is not None:
-        sources[f"Uploaded: {uploaded[0]}"] = uploaded[1]
-    job = state.current_job()
-    if job is not None and job.view().records:
-        sources[THIS_RUN] = from_job(job)
     return sources
 
 

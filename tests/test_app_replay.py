@@ -97,11 +97,13 @@ def test_all_at_once_shows_every_point_of_the_run(app, recordings):
 
 
 def test_play_moves_on_and_the_slider_shows_an_earlier_moment(app, recordings):
-    at = _speed(_replay_section(app), "1x (real time)")  # a slow machine cannot reach the end
-    assert at.slider(key="replay_at").value == 0.0
-    assert _points(at) == (0, 0)
+    at = _replay_section(app)
+    assert _points(at) == (STEPS, 2)  # all at once, the first time
+    _speed(at, "1x (real time)")  # slow enough that a slow machine cannot reach the end
+    assert at.slider(key="replay_at").value == 30.0  # still the whole run, until Play
 
-    _button(at, "Play").click().run()
+    _button(at, "Play").click().run()  # from the end, Play starts again
+    assert _points(at)[0] < 10  # a few records at most: as many half seconds as the run took
     at.run()  # the timer's next frame, here as a whole run: as long as the time between
     assert at.session_state["replay_playing"]
     assert 0.0 < at.slider(key="replay_at").value < 30.0
