@@ -206,3 +206,22 @@ def test_a_model_file_renamed_to_json_is_recognised():
 def test_a_missing_file_says_so(tmp_path):
     with pytest.raises(RecordingError, match="No recording at"):
         load_recording(tmp_path / "nothing.json")
+
+
+def test_every_field_of_a_record_travels_the_gradients_per_step_too(tmp_path):
+    gradients = [1.0 / (step + 1) for step in range(28)]
+    records = _records()
+    records[1] = Record(**{**records[1].to_dict(), "step_gradients": gradients})
+    recording = Recording(**{**_recording().__dict__, "records": records})
+
+    loaded = load_recording(save_recording(recording, tmp_path / "run.json"))
+    assert loaded.records[1].step_gradients == gradients
+    assert loaded.records[0].step_gradients is None
+    assert [r.to_dict() for r in loaded.records] == [r.to_dict() for r in records]
+
+
+def test_gradients_that_are_not_numbers_are_refused():
+    values = _dict()
+    values["records"][1]["step_gradients"] = ["big"] * 28
+    with pytest.raises(RecordingError, match="record 2's 'step_gradients' has the wrong type"):
+        recording_from_bytes(_bytes(values), "run.json")
