@@ -13,9 +13,9 @@ CELL_KEY = "confusion_cell"  # (true digit, digit read) of the cell chosen in th
 CHART_KEY = "confusion"
 SESSION_CHOICE = "Trained in this session"  # the Playground's name for this session's model
 PLAYGROUND = "app_pages/playground.py"
-PER_ROW = 8  # digits side by side in a gallery
-SHOWN = 24  # digits shown at most in a gallery; 8 in presentation mode
-PRESENT_SHOWN = 8
+PER_ROW = 6  # digits side by side in a gallery
+SHOWN = 24  # digits shown at most in a gallery
+PRESENT_SHOWN = 6  # in presentation mode, where each is larger
 
 
 def during_training(job, view) -> None:
@@ -66,7 +66,8 @@ def _ratio_sentence(latest: np.ndarray) -> str:
     ratio = first / last
     if ratio >= 0.5:
         return f"Right now step 1 gets {ratio:.0%} of the gradient that the last step gets."
-    return f"Right now step 1 gets about 1/{1 / max(ratio, 1e-30):,.0f} of what the last step gets."
+    times = float(f"{1 / max(ratio, 1e-30):.1g}")  # one significant digit: 4,173,146 -> 4 million
+    return f"Right now step 1 gets about 1/{times:,.0f} of the gradient that the last step gets."
 
 
 # -- confusion matrix ---------------------------------------------------------------------
@@ -162,7 +163,7 @@ def gallery(job, diagnosis: Diagnosis, index: np.ndarray, key: str) -> None:
 def _digit_card(image: np.ndarray, diagnosis: Diagnosis, i: int, key: str) -> None:
     true, read_as = int(diagnosis.labels[i]), int(diagnosis.predictions[i])
     sure = float(diagnosis.confidence[i])
-    st.image(diagnosis_figures.enlarged_digit(image, 4), width=84)
+    st.image(diagnosis_figures.enlarged_digit(image, 4), width=112 if show.presenting() else 84)
     st.markdown(f"true **{true}**, read as **{read_as}**")
     if st.button(
         "Open",

@@ -152,3 +152,16 @@ def test_open_hands_a_misread_digit_and_the_session_model_to_the_playground(app)
     assert caption == f"Validation digit {index}: true {true}, read as {read_as}"
     assert app.session_state["model_choice"] == diagnosis_ui.SESSION_CHOICE
     assert app.selectbox(key="model_choice").value == diagnosis_ui.SESSION_CHOICE
+
+
+@pytest.mark.parametrize(
+    "sizes,sentence",
+    [
+        ([1e-7] + [0.1] * 26 + [0.4], "step 1 gets about 1/4,000,000 of the gradient"),
+        ([0.03] + [0.1] * 26 + [0.1], "step 1 gets about 1/3 of the gradient"),
+        ([0.3] + [0.1] * 26 + [0.4], "step 1 gets 75% of the gradient"),
+        ([0.0] * 28, "no gradient reaches the last step"),
+    ],
+)
+def test_the_sentence_under_the_heatmap_rounds_the_ratio_to_one_digit(sizes, sentence):
+    assert sentence in diagnosis_ui._ratio_sentence(np.array(sizes))
