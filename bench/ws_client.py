@@ -171,6 +171,7 @@ class Session:
                 await asyncio.wait_for(asyncio.shield(self._finished), timeout_s)
             finally:
                 self._current = None
+                self._finished.cancel()  # no-op once done; else nobody waits for it any more
             self.runs.append(run)
             if not fragment_id:  # as the browser, forget the values of widgets gone
                 self.values = {k: v for k, v in self.values.items() if k in run.widgets}
