@@ -156,17 +156,27 @@ def _play_or_pause(duration: float) -> None:
     st.session_state[TICK_KEY] = time.monotonic()
 
 
+def _speed_changed(duration: float) -> None:
+    if SPEEDS.get(st.session_state.get(SPEED_KEY) or DEFAULT_SPEED) is None:
+        st.session_state[AT_KEY] = duration  # all at once: jump to the end of the run
+
+
 def _controls(duration: float) -> float | None:
     """Speed and Play/Pause; returns the speed (None: all at once)."""
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     with left:
         label = st.segmented_control(
-            "Speed", list(SPEEDS), default=DEFAULT_SPEED, key=SPEED_KEY, persist_state="session"
+            "Speed",
+            list(SPEEDS),
+            default=DEFAULT_SPEED,
+            key=SPEED_KEY,
+            persist_state="session",
+            on_change=_speed_changed,
+            args=(duration,),
         )
     speed = SPEEDS[label or DEFAULT_SPEED]
-    if speed is None:  # nothing to play: show the whole run
-        st.session_state[PLAYING_KEY] = False
-        st.session_state[AT_KEY] = duration
+    if speed is None:
+        st.session_state[PLAYING_KEY] = False  # nothing to play; the slider still moves
     playing = st.session_state.get(PLAYING_KEY, False)
     right.button(
         "Pause" if playing else "Play",

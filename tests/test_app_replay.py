@@ -95,6 +95,11 @@ def test_all_at_once_shows_every_point_of_the_run(app, recordings):
     assert _button(at, "Play").disabled
     assert "**Epoch 2.0 of 2**, 30 s into the run" in _text(at)
 
+    at.slider(key="replay_at").set_value(15.0).run()  # back to the middle by hand
+    at.run()  # and a whole rerun (any other widget) keeps it there
+    assert at.slider(key="replay_at").value == 15.0
+    assert _points(at) == (30, 1)
+
 
 def test_play_moves_on_and_the_slider_shows_an_earlier_moment(app, recordings):
     at = _replay_section(app)
@@ -126,6 +131,8 @@ def test_choosing_another_recording_starts_it_afresh(app, recordings):
 
     assert at.slider(key="replay_at").value == 0.0
     assert any("LSTM, 16 hidden units" in c.value for c in at.caption)
+    _speed(at, "All at once")  # jumps to the end
+    assert at.slider(key="replay_at").value == 30.0
 
 
 def test_a_good_upload_is_chosen_and_a_bad_one_warns_and_keeps_it(app, recordings):
