@@ -7,11 +7,12 @@ import pytest
 from app_pages import diagnosis_ui, state
 from tests.test_app import _array, _button, _charts, _training_page
 
-RUN_TIMEOUT_S = 120
+RUN_TIMEOUT_S = 600  # one short epoch; the CPU may be shared with much else
 
 
 def _trained(app, **settings):
-    _training_page(app, hidden_size=16, epochs=1, seed=3, **settings)
+    # large batches: fewer steps, so the epoch is quick even on a busy CPU
+    _training_page(app, hidden_size=16, epochs=1, seed=3, batch_size=256, **settings)
     _button(app, "Start training").click().run()
     job = app.session_state[state.JOB_KEY]
     assert job.wait(RUN_TIMEOUT_S)
@@ -71,17 +72,23 @@ def test_a_finished_run_shows_its_gradients_its_confusion_matrix_and_its_mistake
 
 
 def test_the_gradients_grow_live_while_the_run_goes(app):
-    _training_page(app, hidden_size=16, epochs=200)
+    _training_page(app, hidden_size=16, epochs=20)  # a record every 7 batches
     _button(app, "Start training").click().run()
     job = app.session_state[state.JOB_KEY]
 
-    for _ in range(600):  # the page's timer reruns the view every second; here we do
+    def columns() -> int:
+        charts = _charts(app)
+        if "step_gradients" not in charts:
+            return 0
+        return _array(charts["step_gradients"]["data"][0]["z"]).shape[1]
+
+    for _ in range(1000):  # the page's timer reruns the view every second; here we do
         app.run()
-        if "step_gradients" in _charts(app) and len(job.view().records) > 12:
+        if columns() >= 3:
             break
     assert not app.exception and not job.view().done
-    z = _array(_charts(app)["step_gradients"]["data"][0]["z"])
-    assert z.shape[0] == 28 and z.shape[1] >= 2
+    assert _array(_charts(app)["step_gradients"]["data"][0]["z"]).shape[0] == 28
+    assert columns() >= 3
     assert "confusion" not in _charts(app)  # only once the run has a model
 
 
