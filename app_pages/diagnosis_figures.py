@@ -7,7 +7,7 @@ Streamlit; the page module diagnosis_ui puts them on screen.
 import numpy as np
 import plotly.graph_objects as go
 
-from app_pages.figures import ACCENT, FONT_SIZE, SEQ_LEN, _epoch_axis, _step_axis, _style, thin
+from app_pages.figures import ACCENT, SEQ_LEN, _epoch_axis, _step_axis, _style, thin
 
 NUM_CLASSES = 10
 MAX_DECADES = 8  # colours span at most this many powers of ten below the largest gradient
@@ -126,7 +126,6 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
             customdata=matrix,
             text=text,
             texttemplate="%{text}",
-            textfont={"size": FONT_SIZE + 1},
             colorscale=CONFUSION_SCALE,
             zmin=0.0,
             zmax=1.0,
