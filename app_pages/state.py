@@ -6,6 +6,7 @@ The only module besides the pages that touches st.cache_resource and st.session_
 
 import hashlib
 import threading
+import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -25,6 +26,8 @@ from rnn_model import (
 from training.comparison import Comparison
 from training.data import TrainValSplit, load_training_data
 from training.job import TrainingJob
+from training.limits import KEPT_MODELS_MB
+from training.model_shelf import ModelShelf, model_bytes
 from training.run_queue import RunQueue
 
 JOB_KEY = "training_job"
@@ -32,10 +35,15 @@ COMPARISON_KEY = "cell_comparison"
 HEARTBEAT_KEY = "training_heartbeat"
 TRACE_KEY = "trace_memo"
 UPLOADED_KEY = "uploaded_model"
+SHELF_ID_KEY = "shelf_id"
 
 # A run whose browser has been gone this long is stopped, and its model let go.
 ABANDON_AFTER_S = 60.0
 ABANDONED = "Stopped because this tab was closed or lost its connection for over a minute."
+LET_GO = (
+    "This model was let go to make room for other visitors' models: it had gone unused the "
+    "longest of all kept on this server. Train it again, or download models you want to keep."
+)
 
 DATA_SOURCES = {"sample": "Embedded sample: 5,000 MNIST digits"}  # source -> label
 
@@ -57,6 +65,12 @@ def bundled_model(cell: str) -> tuple[RowClassifier, ModelInfo]:
 def training_data(source: str) -> TrainValSplit:
     """A data set, loaded once per server; training only reads its tensors."""
     return load_training_data(source)
+
+
+@st.cache_resource(show_spinner=False)
+def model_shelf() -> ModelShelf:
+    """The server's bound on the models all sessions keep (training.model_shelf)."""
+    return ModelShelf(KEPT_MODELS_MB * 2**20)
 
 
 @st.cache_resource(show_spinner=False)
@@ -205,6 +219,11 @@ def session_model() -> tuple[str, RowClassifier, ModelInfo] | None:
     model = job.trained_model() if job is not None else None
     if model is None:
         return None
+    key = ("run", id(job))
+    if not model_shelf().touch(key):  # first seen since its run ended: count it
+        model_shelf().keep(key, model_bytes(model), lambda: job.discard(LET_GO))
+        if job.trained_model() is None:  # let go at once (only a run over the whole shelf)
+            return None
     return f"session-{id(job)}", model, ModelInfo(job.model_config, job.provenance())
 
 
@@ -216,13 +235,37 @@ def load_upload(data: bytes, name: str) -> tuple[str, RowClassifier, ModelInfo]:
     changed. Never unpickles: a file can hold tensors and a config, not code."""
     model, info = model_from_bytes(data, name)
     model_id = "upload-" + hashlib.blake2b(data, digest_size=16).hexdigest()
-    st.session_state[UPLOADED_KEY] = (name, (model_id, model, info))
+    held = HeldUpload((name, (model_id, model, info)))
+    # one key per session: a new upload takes the place of the last on the shelf too
+    model_shelf().keep(("upload", _session_id()), model_bytes(model), held.let_go)
+    st.session_state[UPLOADED_KEY] = held
     return model_id, model, info
+
+
+def _session_id() -> str:
+    """A name for this session on the shelf, made here: Streamlit's own session id is
+    the same for every AppTest session."""
+    return st.session_state.setdefault(SHELF_ID_KEY, uuid.uuid4().hex)
+
+
+class HeldUpload:
+    """An uploaded model that the shelf can let go of from another session's thread, which
+    must not touch this session's state itself."""
+
+    def __init__(self, entry):
+        self.entry = entry
+
+    def let_go(self) -> None:
+        self.entry = None
 
 
 def uploaded_model() -> tuple[str, tuple[str, RowClassifier, ModelInfo]] | None:
     """(file name, (model id, model, info)) of this session's uploaded model, if any."""
-    return st.session_state.get(UPLOADED_KEY)
+    held = st.session_state.get(UPLOADED_KEY)
+    if held is None or held.entry is None:
+        return None
+    model_shelf().touch(("upload", _session_id()))
+    return held.entry
 
 
 # -- one trace per drawing ----------------------------------------------------------------

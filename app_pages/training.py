@@ -9,7 +9,12 @@ from rnn_model import ModelConfig
 from rnn_model.config import MAX_HIDDEN_SIZE, MAX_LAYERS
 from training.data import DataError
 from training.engine import MAX_BATCH_SIZE, MAX_EPOCHS, TrainConfig
-from training.limits import estimated_memory_mb, run_budget_mb
+from training.limits import (
+    KEPT_MODELS_MB,
+    estimated_memory_mb,
+    parameter_count,
+    run_budget_mb,
+)
 
 CELLS = {  # label -> (cell, nonlinearity)
     "Vanilla RNN (tanh)": ("rnn", "tanh"),
@@ -162,6 +167,12 @@ def settings_ui(disabled: bool):
             f"more than the {budget:,.0f} MB this server allows a run. Choose a smaller "
             "hidden size, fewer layers or a smaller batch."
         )
+    weights = 4 * parameter_count(model_config) / 2**20
+    if weights > KEPT_MODELS_MB:
+        return (
+            f"This network has {weights:,.0f} MB of weights, more than the {KEPT_MODELS_MB} MB "
+            "this server keeps for trained models. Choose a smaller hidden size or fewer layers."
+        )
     return model_config, train_config, choice.data, choice.label
 
 
@@ -299,7 +310,10 @@ def result_view(job, view) -> None:
     else:
         st.error(f"{view.message} Change the settings and start again.")
 
+    state.session_model()  # counts the finished model on the server's shelf
     if job.trained_model() is None:
+        if view.state != "stopped" and view.message == state.LET_GO:
+            st.info(view.message)
         return
     m = job.model_config
     left, right = st.columns([1, 2], vertical_alignment="center")

@@ -510,7 +510,9 @@ def test_the_model_trained_in_this_session_can_make_the_submission(app, sample):
 
 def test_a_model_file_uploaded_on_the_playground_can_make_the_submission(app, sample):
     model, info = load_model(bundled_path("rnn"))
-    app.session_state[state.UPLOADED_KEY] = ("my-rnn.safetensors", ("upload-x", model, info))
+    app.session_state[state.UPLOADED_KEY] = state.HeldUpload(
+        ("my-rnn.safetensors", ("upload-x", model, info))
+    )
     _training_page(app)
     app.file_uploader(key=kaggle_ui.UPLOAD_KEY).set_value(
         ("test.csv", kaggle_test_csv(sample.images[:12]), "text/csv")

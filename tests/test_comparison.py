@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-import torch
 
 from rnn_model import ModelConfig
 from training import job as job_module
@@ -46,11 +45,14 @@ def test_three_cells_train_alike_one_after_another(data):
     assert [j.view().state for j in jobs] == ["finished"] * 3
     assert comparison.done and not comparison.stopped
     assert queue.counts() == (0, 0)
-    # the same seed gives the same first weights each time, whatever ran in between
+    # only the curves are compared: each model is let go as its run ends
+    assert all(j.trained_model() is None for j in jobs)
+    # the same seed gives the same run each time, whatever ran in between
     again = _comparison(data).start(RunQueue(limit=1))
     assert again.wait(TIMEOUT)
-    first = next(iter(jobs[2].trained_model().parameters()))
-    assert torch.equal(first, next(iter(again.jobs[2].trained_model().parameters())))
+    assert [r.loss for r in jobs[2].view().records] == [
+        r.loss for r in again.jobs[2].view().records
+    ]
 
 
 class _Held:
@@ -80,7 +82,7 @@ def test_the_next_run_waits_for_the_one_before_and_stop_ends_them_all(data, monk
 
     comparison.stop()
     assert comparison.wait(TIMEOUT)
-    assert rnn.view().state == "stopped" and rnn.trained_model() is not None
+    assert rnn.view().state == "stopped" and rnn.trained_model() is None  # nothing to keep
     assert not comparison.submitted(lstm) and not comparison.submitted(gru)
     assert not held.started["lstm"].is_set()
 

@@ -23,6 +23,7 @@ class Comparison:
         self._lock = threading.Lock()
         self._submitted: list[TrainingJob] = []
         self._stopped = False
+        self._discarded = False
         self._thread = threading.Thread(target=self._run, name="cell-comparison", daemon=True)
         self._queue: RunQueue | None = None
 
@@ -59,7 +60,7 @@ class Comparison:
     def discard(self, message: str) -> None:
         """Stop, and let go of every model, for a comparison whose browser has gone."""
         with self._lock:
-            self._stopped = True
+            self._stopped = self._discarded = True
             submitted = list(self._submitted)
         for job in submitted:
             job.discard(message)
@@ -90,3 +91,8 @@ class Comparison:
                 self._submitted.append(job)
                 self._queue.submit(job)
             job.wait()
+            # only the curves are compared: the weights need not outlive the run
+            with self._lock:
+                discarded = self._discarded  # then discard() has let it go, with its reason
+            if not discarded:
+                job.discard("Compared; its model is not kept.")
