@@ -1,17 +1,30 @@
 """Playground: draw a digit and watch a recurrent network read it, one row per step."""
 
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
-from app_pages import figures, show, state
+from app_pages import figures, inside, inside_figures, show, state
 from app_pages.text import plain, uploaded_label
-from rnn_model import BUNDLED_CELLS, ModelFileError
-from rnn_model.analysis import decided_at
+from rnn_model import BUNDLED_MODELS, ModelConfig, ModelFileError, Trace
+from rnn_model.analysis import StepImportance, decided_at
 from rnn_model.preprocess import ImageError, Preprocessed, load_image, preprocess
 
 CELL_NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "vanilla RNN"}
+A_CELL = {"GRU": "a GRU", "LSTM": "an LSTM", "vanilla RNN": "a vanilla RNN"}
 SESSION_CHOICE = "Trained in this session"
+ORDER_KEY = "playground_order"  # the Training page's own setting is "reading_order"
+ORDER_PICKED_KEY = "playground_order_picked"  # the visitor has just chosen a reading order
+TRAINING_ORDERS = {  # as the Training page's sidebar names them
+    "rows": "Rows, top to bottom",
+    "rows_reversed": "Rows, bottom to top",
+    "columns": "Columns, left to right",
+}
+GALLERY_CHOICE = "Pick from the gallery"
+INPUTS = ["Draw", "Upload a picture", GALLERY_CHOICE]
+GALLERY_PROMPT = "Pick a digit from the gallery: the network will read it."
 UPLOAD_CHOICE = "Upload a model file…"
 MODEL_FILE_MB = 64  # as rnn_model.files.MAX_FILE_BYTES: far above any model the limits allow
 LAST_CHOICE_KEY = "last_model_choice"  # the model in use while a file is being chosen
@@ -30,6 +43,7 @@ HOW_IT_READS = {  # reading order -> how one step takes in the picture
     "rows_reversed": "one row of 28 pixels at a time, bottom to top",
     "columns": "one column of 28 pixels at a time, left to right",
 }
+STEP_UNITS = {"rows": "rows", "rows_reversed": "rows", "columns": "columns"}
 
 state.keep_alive()
 
@@ -67,25 +81,82 @@ def _model_file_changed() -> None:
     st.session_state.model_choice = uploaded_label(upload.name)
 
 
-def model_ui():
-    """The model chooser; returns ((model id, model, info), a container for notes below it),
-    or stops the page with a message."""
+def _order_picked() -> None:
+    st.session_state[ORDER_PICKED_KEY] = True
+
+
+def _model_order(entry) -> str:
+    return entry[2].config.reading_order
+
+
+def _order_follows_model(own, uploaded) -> None:
+    """A model chosen elsewhere (the Training page's hand-over, a new upload) brings its
+    reading order along; a reading order the visitor has just picked wins instead."""
+    if st.session_state.pop(ORDER_PICKED_KEY, False):
+        return
+    choice = st.session_state.get("model_choice")
+    entry = None
+    if choice == SESSION_CHOICE and own is not None:
+        entry = own
+    elif uploaded is not None and choice == uploaded_label(uploaded[0]):
+        entry = uploaded[1]
+    if entry is not None:
+        st.session_state[ORDER_KEY] = _model_order(entry)
+
+
+def bundled_choices(order: str) -> dict:
+    """Label -> (model id, model, info) of the bundled models that read in `order`."""
     choices = {}
     try:
-        for cell in BUNDLED_CELLS:
-            model, info = state.bundled_model(cell)
-            choices[f"Bundled {CELL_NAMES[cell]}"] = (f"bundled-{cell}", model, info)
+        for name in BUNDLED_MODELS:
+            model, info = state.bundled_model(name)
+            if info.config.reading_order == order:
+                choices[f"Bundled {CELL_NAMES[info.config.cell]}"] = (
+                    f"bundled-{name}",
+                    model,
+                    info,
+                )
     except ModelFileError as error:
         st.error(f"A bundled model could not be loaded: {error} Reinstall the app's assets.")
         st.stop()
-    own = state.session_model()
-    if own is not None:
-        choices[SESSION_CHOICE] = own
-    uploaded = state.uploaded_model()
-    if uploaded is not None:
-        choices[uploaded_label(uploaded[0])] = uploaded[1]
+    return choices
 
-    left, right = st.columns([1, 2], vertical_alignment="bottom")
+
+def model_ui():
+    """The reading order and the model chooser; returns ((model id, model, info), a container
+    for notes below them), or stops the page with a message."""
+    own = state.session_model()
+    uploaded = state.uploaded_model()
+    _order_follows_model(own, uploaded)
+
+    order_column, left, right = st.columns([5, 3, 4], vertical_alignment="bottom")
+    order = order_column.radio(
+        "Reading order",
+        list(inside.READING_ORDERS),
+        format_func=inside.READING_ORDERS.get,
+        horizontal=True,
+        key=ORDER_KEY,
+        persist_state="session",
+        on_change=_order_picked,
+        help="How the digit becomes 28 steps: one row at a time from the top, from the "
+        "bottom, or one column at a time from the left. The model list offers the models "
+        "that read that way.",
+    )
+    choices = bundled_choices(order)
+    elsewhere = []  # this session's models that read another way
+    candidates = [(SESSION_CHOICE, own)]
+    if uploaded is not None:
+        candidates.append((uploaded_label(uploaded[0]), uploaded[1]))
+    for label, entry in candidates:
+        if entry is None:
+            continue
+        if _model_order(entry) == order:
+            choices[label] = entry
+        else:
+            elsewhere.append((label, _model_order(entry)))
+    if st.session_state.get("model_choice") not in [*choices, UPLOAD_CHOICE]:
+        st.session_state.model_choice = next(iter(choices))
+
     # Always drawn, whatever it holds: a block that came and went would move the canvas
     # below, and the browser would redraw it empty.
     notes = st.container()
@@ -98,6 +169,8 @@ def model_ui():
         "A model you train on the Training page appears here when its run ends; "
         "a model file you downloaded from there can be uploaded.",
     )
+    with notes:
+        order_notes(order, choices, elsewhere)
     if name != UPLOAD_CHOICE:
         st.session_state[LAST_CHOICE_KEY] = name
         st.session_state.pop(UPLOAD_ERROR_KEY, None)  # about a file no longer on show
@@ -119,6 +192,29 @@ def model_ui():
         notes.error(plain(error), icon=":material/error:")
     notes.caption(f"Until a model file is loaded, the Playground reads with {plain(name)}.")
     return choices[name], notes
+
+
+def order_notes(order: str, choices: dict, elsewhere: list) -> None:
+    """What the model list leaves out for this reading order, and where to get it."""
+    for label, other in elsewhere:
+        st.caption(
+            f"{plain(label)} reads {inside.READING_ORDERS[other].lower()}: choose that reading "
+            "order to use it."
+        )
+    cells = {CELL_NAMES[entry[2].config.cell] for entry in choices.values()}
+    missing = [name for name in CELL_NAMES.values() if name not in cells]
+    if order == "rows" or not missing:
+        return
+    left, right = st.columns([3, 2], vertical_alignment="center")
+    left.caption(
+        f"Only a GRU is bundled that reads {inside.READING_ORDERS[order].lower()}. To watch "
+        f"{' or '.join(A_CELL[m] for m in missing)} read "
+        f"this way, train one: set the Training page's Reading order to "
+        f"“{TRAINING_ORDERS[order]}”."
+    )
+    right.page_link(
+        "app_pages/training.py", label="Train one on the Training page", icon=":material/school:"
+    )
 
 
 def training_status() -> None:
@@ -155,16 +251,35 @@ def _clear_canvas() -> None:
     st.session_state.canvas_round = st.session_state.get("canvas_round", 0) + 1
 
 
-def input_ui() -> Preprocessed | None:
-    """The drawing or the uploaded picture as a 28x28 image; None after a bad upload."""
+def _input_changed() -> None:
+    state.close_opened_digit()  # choosing how to give a digit leaves the one opened
+
+
+def _back_to_drawing() -> None:
+    state.close_opened_digit()
+    st.session_state.input_mode = "Draw"
+    _clear_canvas()  # a fresh canvas: the one left behind may still hold an old drawing
+
+
+def input_ui(reference) -> Preprocessed | None:
+    """The drawing, the uploaded picture, the gallery's digit or a digit handed over from
+    elsewhere as a 28x28 image; None after a bad upload. `reference()` gives the model's
+    readings of the gallery's digits."""
     mode = st.radio(
         "Input",
-        ["Draw", "Upload a picture"],
+        INPUTS,
         horizontal=True,
         key="input_mode",
         persist_state="session",
         label_visibility="collapsed",
+        on_change=_input_changed,
     )
+    opened = state.opened_digit()
+    from_gallery = (inside.opened_source() or "").startswith("sample-")
+    if mode == GALLERY_CHOICE and (opened is None or from_gallery):
+        return gallery_ui(reference().readings, opened)
+    if opened is not None:
+        return opened_ui(*opened)
     if mode == "Draw":
         st.space("small")  # room for the canvas's own toolbar, which floats above it
         result = st_canvas(
@@ -206,12 +321,62 @@ def input_ui() -> Preprocessed | None:
     return processed
 
 
+def opened_ui(image: np.ndarray, caption: str) -> Preprocessed:
+    """A digit handed to the Playground (from the Training page or an address), read instead
+    of the canvas until the visitor goes back to drawing."""
+    st.image(inside.enlarged(image, 10), width=CANVAS_SIZE)
+    st.caption(plain(caption))
+    st.button("Back to drawing", icon=":material/draw:", on_click=_back_to_drawing)
+    return Preprocessed(image.astype(np.float32) / 255.0, "")
+
+
+def gallery_ui(readings: np.ndarray, opened) -> Preprocessed:
+    """Digits from the embedded sample's validation part, a button under each: two of each
+    digit, then up to ten that this model misreads."""
+    by_digit, misread = inside.gallery(readings)
+    picked = inside.opened_source()
+    each, wrong = st.tabs(["Two of each digit", f"Misread by this model ({len(misread)})"])
+    with each:
+        st.caption("From the embedded sample's validation digits: press one to read it.")
+        _gallery_grid(by_digit, picked, columns=10, factor=2)
+    with wrong:
+        if misread:
+            _gallery_grid(misread, picked, columns=5, factor=3, captions=True)
+        else:
+            st.caption("This model reads every one of the validation digits right.")
+    if opened is None:
+        return Preprocessed(None, GALLERY_PROMPT)
+    st.caption(plain(opened[1]))
+    st.button("Back to drawing", icon=":material/draw:", on_click=_back_to_drawing)
+    return Preprocessed(opened[0].astype(np.float32) / 255.0, "")
+
+
+def _gallery_grid(digits, picked: str | None, columns: int, factor: int, captions=False) -> None:
+    for row in range(0, len(digits), columns):
+        cells = st.columns(columns, gap="xsmall")
+        for cell, digit in zip(cells, digits[row : row + columns], strict=False):
+            with cell:
+                st.image(
+                    inside.enlarged(inside.gallery_image(digit.index), factor), width="stretch"
+                )
+                if digit.misread and captions:
+                    st.caption(f"misread: the model says {digit.reading}")
+                st.button(
+                    str(digit.label),
+                    key=f"gallery-{digit.index}",
+                    on_click=inside.open_gallery_digit,
+                    args=(digit,),
+                    type="primary" if digit.address == picked else "secondary",
+                    width="stretch",
+                )
+
+
 # -- views --------------------------------------------------------------------------------
 
 
 STATE_VIEWS = {  # what the heatmap can show -> one plain sentence about it
-    "hidden state h_t": "Each row is the network's memory after reading that row: one column "
-    "per unit, red for positive, blue for negative values.",
+    "hidden state h_t": "Each row is the network's memory after one step (step 1 at the top), "
+    "one column per hidden unit: red for positive, blue for negative values.",
     "cell state c_t": "The LSTM's long-term memory, which the gates write to and erase; it can "
     "grow beyond -1 and 1.",
     "input gate": "How much of what this row brings is written into the memory: yellow lets it "
@@ -235,7 +400,7 @@ def state_views(cell: str) -> dict[str, str]:
     return {view: STATE_VIEWS[view] for view in CELL_VIEWS[cell]}
 
 
-def prediction_view(trace) -> None:
+def prediction_view(trace, reading_order: str) -> None:
     st.metric(
         "Prediction",
         str(trace.prediction),
@@ -245,9 +410,11 @@ def prediction_view(trace) -> None:
     )
     show.chart(figures.final_bars(trace.probabilities[-1]), key="final_bars")
     decided = decided_at(trace.probabilities)
+    kind, at = figures.current_cell(decided, reading_order)
     st.caption(
         "After reading all 28 steps the network picks the digit with the tallest bar. "
-        f"It settled on {trace.prediction} after step {decided} of 28, and kept it to the end."
+        f"It settled on {trace.prediction} after step {decided} of 28 (which reads {kind} "
+        f"{at}), and kept it to the end."
     )
 
 
@@ -263,20 +430,34 @@ def _pause() -> None:
     st.session_state.playing = False
 
 
-def reading_view(trace, image: np.ndarray, config) -> None:
+@dataclass
+class Reading:
+    """What the step-by-step views show for one digit and model, all computed before."""
+
+    trace: Trace
+    image: np.ndarray  # (28, 28) in [0, 1]
+    config: ModelConfig
+    importance: StepImportance  # what blanking each step does
+    reference: inside.Reference  # the model's map of its memory
+    address: dict  # the address's parameters other than the step and the view
+
+
+def reading_view(reading: Reading) -> None:
     """Step control and the step-by-step views, in a fragment so a step redraws only them."""
     playing = st.session_state.get("playing", False)
 
     @st.fragment(run_every=PLAY_INTERVAL_S if playing else None)
     def steps():
-        _reading(trace, image, config, polling=playing)
+        _reading(reading, polling=playing)
 
     steps()
 
 
-def _reading(trace, image, config, polling: bool) -> None:
+def _reading(reading: Reading, polling: bool) -> None:
     # The step lives in `reading_step`, not in the slider: a timer tick that crossed a
     # slow run would otherwise send back an old slider value and stop the animation.
+    trace, config = reading.trace, reading.config
+    order = config.reading_order
     step = st.session_state.get("reading_step", figures.SEQ_LEN)
     playing = st.session_state.get("playing", False)
     if playing != polling:
@@ -287,6 +468,7 @@ def _reading(trace, image, config, polling: bool) -> None:
         playing = st.session_state.playing = step < figures.SEQ_LEN
 
     play, slider, options = st.columns([1, 4, 2], vertical_alignment="bottom")
+    step_label = f"Step ({STEP_UNITS[order]} read)"
     with play:
         if playing:
             st.button("Pause", icon=":material/pause:", width="stretch", on_click=_pause)
@@ -294,12 +476,10 @@ def _reading(trace, image, config, polling: bool) -> None:
             st.button("Play", icon=":material/play_arrow:", width="stretch", on_click=_play)
     with slider:
         if playing:
-            st.progress(step / figures.SEQ_LEN, text=f"Step (rows read): {step} of 28")
+            st.progress(step / figures.SEQ_LEN, text=f"{step_label}: {step} of 28")
         else:
             st.session_state.step_slider = step
-            st.slider(
-                "Step (rows read)", 1, figures.SEQ_LEN, key="step_slider", on_change=_slider_moved
-            )
+            st.slider(step_label, 1, figures.SEQ_LEN, key="step_slider", on_change=_slider_moved)
     with options:
         layer = 0
         if config.num_layers > 1:
@@ -314,40 +494,141 @@ def _reading(trace, image, config, polling: bool) -> None:
         view = st.selectbox(
             "Show", list(views), key=f"state-view-{config.cell}", help="What the heatmap shows."
         )
+    inside.write_address({**reading.address, "step": str(step), "view": inside.short_view(view)})
 
-    left, middle, right = st.columns(3, gap="medium")
-    with left:
-        show.chart(
-            figures.input_figure(image, step, config.reading_order),
-            key="input_figure",
-        )
+    top_left, top_right = st.columns(2, gap="medium")
+    with top_left:
+        rows_view(reading, step)
+    with top_right:
+        heatmap_view(trace, config, layer, view, views[view], step)
+    bottom_left, bottom_right = st.columns(2, gap="medium")
+    with bottom_left:
+        path_view(reading, step)
+    with bottom_right:
+        fig = figures.probability_lines(trace.probabilities, step)
+        fig.update_xaxes(title_text=f"step ({STEP_UNITS[order][:-1]} read)")
+        show.chart(fig, key="probability_lines")
         st.caption(
-            f"The network gets the picture {HOW_IT_READS[config.reading_order]}; "
-            "the highlighted band is what it reads at this step."
+            f"How likely each digit looks after every {STEP_UNITS[order][:-1]}: the network "
+            "changes its mind as more of the digit comes in."
         )
-    with middle:
-        if view == "hidden state h_t":
-            states = trace.hidden[layer]
-        elif view == "cell state c_t":
-            states = trace.cell_state[layer]
+
+
+def rows_view(reading: Reading, step: int) -> None:
+    """The input with the step's row outlined, and beside it how much each row mattered."""
+    order = reading.config.reading_order
+    importance = reading.importance
+    kind = figures.current_cell(1, order)[0]
+    fig = inside_figures.rows_figure(
+        reading.image,
+        step,
+        order,
+        importance.predicted,
+        importance.evidence_drop,
+        importance.probability_drop,
+        importance.answers,
+    )
+    show.chart(fig, key="input_figure")
+    where = "beside" if kind == "row" else "under"
+    st.caption(
+        f"The network gets the picture {HOW_IT_READS[order]}; the highlighted band is what "
+        f"it reads at this step. The bars {where} it: blank out that {kind}, read the whole "
+        f"digit again, and see how many times less sure the network is that it is a "
+        f"{importance.predicted}. Long bars mark the {kind}s that carried the digit; a grey "
+        f"bar to the left, a {kind} that made it doubt."
+    )
+
+
+def heatmap_view(trace, config, layer: int, view: str, sentence: str, step: int) -> None:
+    if view == "hidden state h_t":
+        states = trace.hidden[layer]
+    elif view == "cell state c_t":
+        states = trace.cell_state[layer]
+    else:
+        states = trace.gates[layer][view.removesuffix(" gate")]
+    label = view if config.num_layers == 1 else f"{view}, layer {layer + 1}"
+    fig = figures.state_heatmap(states, step, label, gate=view.endswith(" gate"))
+    if config.reading_order == "columns":
+        fig.update_yaxes(title_text="step (column read)")
+    show.chart(fig, key="state_heatmap")
+    st.caption(sentence)
+
+
+def path_view(reading: Reading, step: int) -> None:
+    """The top layer's hidden state after each step on the model's own 2-D map."""
+    hidden_map = reading.reference.hidden_map
+    top = reading.trace.hidden[-1]  # (T, H)
+    fig = inside_figures.path_figure(
+        hidden_map.project(top),
+        step,
+        hidden_map.class_ends,
+        reading.trace.probabilities,
+        hidden_map.project(np.zeros(top.shape[1], dtype=np.float32)),
+        reading.config.reading_order,
+    )
+    show.chart(fig, key="hidden_path")
+    st.caption(
+        f"Each dot is the memory after one step, its {top.shape[1]} numbers squeezed onto a "
+        "flat map (the same map for every digit this model reads, made from 500 digits; it "
+        f"keeps {reading.reference.hidden_map.explained:.0%} of how the memory varies). A dot's "
+        "colour is the digit the network leans to then. The faint digits mark where the memory "
+        "usually ends for each digit: a path that ends near the 7 is read as a 7."
+    )
+
+
+# -- the address --------------------------------------------------------------------------
+
+
+def model_param(model_id: str, config: ModelConfig) -> str:
+    if model_id.startswith("bundled-"):
+        return f"bundled-{config.cell}"
+    return "session" if model_id.startswith("session-") else "upload"
+
+
+def digit_param(image: np.ndarray | None) -> str | None:
+    if image is None:
+        return None
+    return inside.opened_source() or inside.encode_digit(image)
+
+
+def restore_address() -> None:
+    """Open what a bookmarked address asks for: reading order, model, digit, step and view.
+    Anything it cannot use is named in one warning and left at its default."""
+    params = {key: st.query_params[key] for key in inside.PARAMS if key in st.query_params}
+    if not params:
+        return
+    cells = {f"bundled-{cell}": name for cell, name in CELL_NAMES.items()}
+    address, problems = inside.read_address(params, list(STATE_VIEWS), cells)
+    order = address.order or "rows"
+    st.session_state[ORDER_KEY] = order
+    cell = "gru"
+    if address.model in ("session", "upload"):
+        problems.append(
+            f"model={address.model} (a model from another visit is not kept: "
+            "the bundled GRU reads instead)"
+        )
+    elif address.model is not None:
+        cell = address.model.removeprefix("bundled-")
+        offered = bundled_choices(order)
+        if f"Bundled {CELL_NAMES[cell]}" not in offered:
+            problems.append(
+                f"model={address.model} (only a GRU is bundled that reads "
+                f"{inside.READING_ORDERS[order].lower()})"
+            )
+            cell = "gru"
+    st.session_state.model_choice = f"Bundled {CELL_NAMES[cell]}"
+    if address.view is not None:
+        if address.view in CELL_VIEWS[cell]:
+            st.session_state[f"state-view-{cell}"] = address.view
         else:
-            states = trace.gates[layer][view.removesuffix(" gate")]
-        label = view if config.num_layers == 1 else f"{view}, layer {layer + 1}"
-        gate = view.endswith(" gate")
-        show.chart(
-            figures.state_heatmap(states, step, label, gate=gate),
-            key="state_heatmap",
-        )
-        st.caption(views[view])
-    with right:
-        show.chart(
-            figures.probability_lines(trace.probabilities, step),
-            key="probability_lines",
-        )
-        st.caption(
-            "How likely each digit looks after every row: the network changes its mind "
-            "as more of the digit comes in."
-        )
+            problems.append(f"view={params['view'][:20]} (the {CELL_NAMES[cell]} has no such view)")
+    if address.digit is not None:
+        inside.open_address_digit(*address.digit)
+        if address.digit[2].startswith("sample-"):
+            st.session_state.input_mode = GALLERY_CHOICE
+        if address.step is not None:
+            inside.set_pending_step(address.step)
+    inside.address_problems_warning(problems)
 
 
 # -- page ---------------------------------------------------------------------------------
@@ -357,13 +638,23 @@ show.header(
     "Draw a digit and watch a recurrent network read it **one row per step**: 28 steps, "
     "28 pixels each, with a memory carried from one step to the next.",
 )
+# Always drawn, so a warning that comes and goes cannot move the canvas below.
+address_notes = st.container()
+if inside.first_visit():
+    restore_address()
 (model_id, model, info), notes = model_ui()
 with notes:
     training_status()
 
+
+def model_reference() -> inside.Reference:
+    return inside.reference(model_id, model)
+
+
+order = model.config.reading_order
 left, right = st.columns([2, 3], gap="large")
 with left:
-    processed = input_ui()
+    processed = input_ui(model_reference)
 with right:
     trace = image = None
     if processed is not None and processed.is_blank:
@@ -371,10 +662,29 @@ with right:
     elif processed is not None:
         image = processed.image
         trace, is_new = state.trace_once(model_id, model, image)
-        if is_new:  # a new drawing starts fully read
-            st.session_state.update(reading_step=figures.SEQ_LEN, playing=False)
-        prediction_view(trace)
+        if is_new:  # a new drawing starts fully read, or at the step its address names
+            step = inside.take_pending_step() or figures.SEQ_LEN
+            st.session_state.update(reading_step=step, playing=False)
+        prediction_view(trace, order)
 
+address = {
+    "order": order,
+    "model": model_param(model_id, model.config),
+    "digit": digit_param(image),
+}
 if trace is not None:
     st.divider()
-    reading_view(trace, image, model.config)
+    reading = Reading(
+        trace,
+        image,
+        model.config,
+        inside.importance_once(model_id, model, image),
+        model_reference(),
+        address,
+    )
+    reading_view(reading)
+else:
+    inside.write_address(address)
+warning = inside.address_warning()
+if warning:
+    address_notes.warning(warning, icon=":material/link_off:")

@@ -28,6 +28,7 @@ class StepImportance:
     predicted: int  # the class read from the whole digit
     probability_drop: np.ndarray  # (T,) fall in the predicted class's probability
     evidence_drop: np.ndarray  # (T,) fall in its log-odds: still visible when the model is sure
+    answers: np.ndarray  # (T,) the class read with that step blanked
 
 
 @torch.no_grad()
@@ -50,6 +51,7 @@ def step_importance(model: RowClassifier, image: np.ndarray) -> StepImportance:
         predicted=predicted,
         probability_drop=(log_p[0, predicted].exp() - log_p[1:, predicted].exp()).numpy(),
         evidence_drop=(log_odds[0] - log_odds[1:]).numpy(),
+        answers=log_p[1:].argmax(dim=-1).numpy(),
     )
 
 
@@ -64,7 +66,8 @@ class HiddenMap:
 
     mean: np.ndarray  # (H,)
     components: np.ndarray  # (2, H) the two directions of greatest variance
-    class_ends: np.ndarray  # (C, 2) the mean final state of each class, projected
+    class_ends: np.ndarray  # (C, 2) the mean final state of each class, projected (NaN: none)
+    explained: float = 0.0  # share of the states' variance along the two directions
 
     def project(self, hidden: np.ndarray) -> np.ndarray:
         """States (..., H) -> map positions (..., 2)."""
@@ -72,20 +75,51 @@ class HiddenMap:
 
 
 @torch.no_grad()
-def fit_hidden_map(model: RowClassifier, images: torch.Tensor, labels: torch.Tensor) -> HiddenMap:
-    """Fit the map on every step of the top layer's states for `images` (N, 28, 28) uint8.
-
-    Fitted once per model on the same digits, so a position means the same for every drawing.
-    """
+def top_states(model: RowClassifier, images: torch.Tensor) -> torch.Tensor:
+    """The top layer's hidden state after every step for `images` (N, 28, 28) uint8: (N, T, H)."""
     h = to_sequence(images.float() / 255, model.config.reading_order)  # (N, T, I)
     for layer in model.layers:
         h, _ = layer(h)  # (N, T, H)
-    states = h.reshape(-1, h.shape[-1])  # (N*T, H)
+    return h
+
+
+@torch.no_grad()
+def fit_hidden_map(
+    model: RowClassifier, images: torch.Tensor, labels: torch.Tensor, states=None
+) -> HiddenMap:
+    """Fit the map on every step of the top layer's states for `images` (N, 28, 28) uint8.
+
+    Fitted once per model on the same digits, so a position means the same for every drawing.
+    `states` (N, T, H), if given, are top_states(model, images), already computed.
+    """
+    h = top_states(model, images) if states is None else states  # (N, T, H)
+    states = h.reshape(-1, h.shape[-1]).double()  # (N*T, H)
     mean = states.mean(dim=0)
-    _, _, v = torch.linalg.svd(states - mean, full_matrices=False)
-    components = v[:2]  # (2, H)
+    # The covariance's eigenvectors are PCA's directions; an (H, H) eigenproblem is much
+    # cheaper than the SVD of all N*T states.
+    centred = states - mean
+    covariance = centred.T @ centred / len(states)  # (H, H)
+    variances, vectors = torch.linalg.eigh(covariance)  # ascending
+    components = vectors[:, -2:].flip(1).T  # (2, H), largest variance first
+    # an eigenvector's sign is arbitrary: point each so the digits' mean end is on its + side
     ends = torch.stack(
-        [h[labels == c, -1].mean(dim=0) for c in range(model.config.num_classes)]
+        [h[labels == c, -1].double().mean(dim=0) for c in range(model.config.num_classes)]
     )  # (C, H)
     projected_ends = (ends - mean) @ components.T  # (C, 2)
-    return HiddenMap(mean.numpy(), components.numpy(), projected_ends.numpy())
+    signs = torch.where(projected_ends.nansum(dim=0) < 0, -1.0, 1.0).double()  # (2,)
+    components = components * signs[:, None]
+    explained = float(variances[-2:].sum() / variances.sum().clamp(min=1e-12))
+    return HiddenMap(
+        mean.float().numpy(),
+        components.float().numpy(),
+        (projected_ends * signs).float().numpy(),
+        explained,
+    )
+
+
+@torch.no_grad()
+def read_digits(model: RowClassifier, images: torch.Tensor, states=None) -> np.ndarray:
+    """The class the model reads for each of `images` (N, 28, 28) uint8: (N,) ints.
+    `states` (N, T, H), if given, are top_states(model, images), already computed."""
+    h = top_states(model, images) if states is None else states
+    return model.readout(h[:, -1]).argmax(dim=-1).numpy()

@@ -3,7 +3,13 @@ import pytest
 import torch
 
 from rnn_model import ModelConfig, RowClassifier, bundled_path, load_model, trace
-from rnn_model.analysis import decided_at, fit_hidden_map, step_importance
+from rnn_model.analysis import (
+    decided_at,
+    fit_hidden_map,
+    read_digits,
+    step_importance,
+    top_states,
+)
 from training.data import load_training_data
 
 
@@ -45,9 +51,17 @@ def test_blank_rows_matter_nothing_and_ink_rows_do(gru, val):
     blank_rows = np.flatnonzero(image.sum(axis=1) == 0)
     # Blanking a row that is already blank changes nothing.
     np.testing.assert_allclose(importance.evidence_drop[blank_rows], 0, atol=1e-4)
-    assert importance.evidence_drop.max() > 1.0  # some row with ink carries real evidence
+    # some row with ink carries real evidence: the odds fall by a third or more without it
+    assert importance.evidence_drop.max() > 0.4
     ink_rows = np.flatnonzero(image.sum(axis=1) > 0)
     assert importance.evidence_drop.argmax() in ink_rows
+    # without a blank row the answer is the same; each answer is that blanked copy's reading
+    assert importance.answers.shape == (28,)
+    assert (importance.answers[blank_rows] == 7).all()
+    for row in (int(importance.evidence_drop.argmax()), int(blank_rows[0])):
+        blanked = image.copy()
+        blanked[row] = 0
+        assert importance.answers[row] == trace(gru, blanked).prediction
 
 
 @pytest.mark.parametrize("order,step", [("rows", 5), ("rows_reversed", 22), ("columns", 5)])
@@ -80,3 +94,34 @@ def test_hidden_map_puts_each_class_end_near_its_digits(gru, val):
         distances = np.linalg.norm(hidden_map.class_ends - end, axis=1)
         nearest_right += int(distances.argmin() == label)
     assert nearest_right >= 6
+
+
+def test_hidden_map_directions_are_the_states_principal_components(gru, val):
+    images, labels = val.images[::3], val.labels[::3]  # every digit (they are sorted by label)
+    states = top_states(gru, images)
+    assert states.shape == (len(images), 28, 128)
+    hidden_map = fit_hidden_map(gru, images, labels, states=states)
+
+    # the same directions as an SVD of every centred state, up to their signs
+    flat = states.reshape(-1, 128).double()
+    _, singular, v = torch.linalg.svd(flat - flat.mean(dim=0), full_matrices=False)
+    overlap = np.abs(hidden_map.components @ v[:2].numpy().T)
+    np.testing.assert_allclose(overlap, np.eye(2), atol=1e-3)
+    share = float((singular[:2] ** 2).sum() / (singular**2).sum())
+    assert hidden_map.explained == pytest.approx(share, rel=1e-3)
+    # the signs are fixed: the class ends lie on the + side of each direction on average
+    assert (hidden_map.class_ends.sum(axis=0) > 0).all()
+
+
+def test_read_digits_is_the_models_answer(gru, val):
+    images = val.images[:64]
+    expected = gru(images.float() / 255).argmax(dim=-1).numpy()
+    np.testing.assert_array_equal(read_digits(gru, images), expected)
+    np.testing.assert_array_equal(read_digits(gru, images, top_states(gru, images)), expected)
+
+
+def test_a_class_without_digits_has_no_end_and_spoils_nothing(gru, val):
+    hidden_map = fit_hidden_map(gru, val.images[:120], val.labels[:120])  # 0s, 1s and 2s
+    assert np.isnan(hidden_map.class_ends[3:]).all()
+    assert np.isfinite(hidden_map.class_ends[:3]).all()
+    assert np.isfinite(hidden_map.components).all()

@@ -86,7 +86,13 @@ def test_an_uploaded_digit_gets_a_prediction_and_every_view(app, digit_png):
     (metric,) = [m for m in app.metric if m.label == "Prediction"]
     assert metric.value in list("0123456789")
     charts = _charts(app)
-    assert set(charts) == {"final_bars", "input_figure", "state_heatmap", "probability_lines"}
+    assert set(charts) == {
+        "final_bars",
+        "input_figure",
+        "state_heatmap",
+        "probability_lines",
+        "hidden_path",
+    }
     bars = _array(charts["final_bars"]["data"][0]["y"])
     assert str(int(np.argmax(bars))) == metric.value
     heatmap = _array(charts["state_heatmap"]["data"][0]["z"])
