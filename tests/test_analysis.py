@@ -51,8 +51,8 @@ def test_blank_rows_matter_nothing_and_ink_rows_do(gru, val):
     blank_rows = np.flatnonzero(image.sum(axis=1) == 0)
     # Blanking a row that is already blank changes nothing.
     np.testing.assert_allclose(importance.evidence_drop[blank_rows], 0, atol=1e-4)
-    # some row with ink carries real evidence: the odds fall by a third or more without it
-    assert importance.evidence_drop.max() > 0.4
+    # some row with ink carries real evidence: the odds fall by more than 1.6x without it
+    assert importance.evidence_drop.max() > 0.5
     ink_rows = np.flatnonzero(image.sum(axis=1) > 0)
     assert importance.evidence_drop.argmax() in ink_rows
     # without a blank row the answer is the same; each answer is that blanked copy's reading
