@@ -230,11 +230,11 @@ def test_a_short_run_trains_and_its_model_reaches_the_playground(app, digit_png)
     assert not app.exception
     assert job.view().state == "finished"
     assert app.success[0].value.startswith("Training finished.")
-    assert set(_charts(app)) == {"loss", "accuracy"}
+    assert set(_charts(app)) == {"loss", "accuracy", "step_gradients", "confusion"}
     validation = next(m for m in app.metric if m.label == "Validation accuracy")
     assert validation.value.endswith("%")
-    (download,) = app.get("download_button")
-    assert download.proto.label == "Download the model"
+    downloads = [b.proto.label for b in app.get("download_button")]
+    assert downloads == ["Download the model", "Save the run as a recording"]
     assert not _button(app, "Start training").disabled
 
     app.switch_page("app_pages/playground.py").run()
@@ -293,7 +293,7 @@ def test_switching_pages_keeps_the_run_going(app):
     assert app.session_state[state.JOB_KEY] is job
     assert not job.view().done
     assert app.number_input(key="epochs").value == 200  # the settings survived the visit
-    assert set(_charts(app)) == {"loss", "accuracy"}
+    assert set(_charts(app)) == {"loss", "accuracy", "step_gradients"}
     assert not app.exception
 
 
