@@ -5,10 +5,10 @@ server has the machine's cores to itself and its answer times are its own.
 Drawers send the canvas's value of a real drawing (bench/canvas_drawings.json, recorded from
 Chromium by bench.capture_canvas) as the browser does, alternating a 7 and a 1; each drawing is
 timed from the rerun leaving to the server's word that the run is over, and must come back as
-a Prediction of the digit drawn. Then they look at it (--pause), press Clear, and draw on the
-new canvas. Trainers set their settings in the Training page's widgets, press Start, and rerun
-the page's live fragment on its timer, as an open tab does, so watching a run costs the server
-what it costs with a browser.
+a Prediction of the digit drawn. Then they look at it (0.5 to 1.5 times --pause, each at its
+own pace), press Clear, and draw on the new canvas. Trainers set their settings in the
+Training page's widgets, press Start, and rerun the page's live fragment on its timer, as an
+open tab does, so watching a run costs the server what it costs with a browser.
 
     .venv/bin/python -m bench.light_load measure [--drawers 30] [--trainers 8] [--seconds 30]
     .venv/bin/python -m bench.light_load scenario [--drawers 30] [--trainers 8] [--max-runs 2]
@@ -29,6 +29,7 @@ import asyncio
 import json
 import math
 import os
+import random
 import re
 import sys
 import time
@@ -182,12 +183,18 @@ async def keep_drawing(drawer: Drawer, config: Config, phase: dict, stop: asynci
     """Draw, look, Clear, again until `stop`; each drawing tagged with phase["name"] as it
     was when the drawing left."""
     n = drawer.index
+    # Visitors do not act in step: each starts at its own moment within one pause and looks at
+    # each answer for 0.5 to 1.5 times the pause (seeded per visitor). Drawers in lockstep
+    # would all send at once and time a burst instead of a classroom.
+    rng = random.Random(drawer.index)
     try:
+        if await _pause(stop, rng.uniform(0, config.pause_s)):
+            return
         while not stop.is_set():
             digit = "71"[n % 2]
             n += 1
             await draw_once(drawer, digit, phase["name"])
-            if await _pause(stop, config.pause_s):
+            if await _pause(stop, rng.uniform(0.5, 1.5) * config.pause_s):
                 return
             clear = await drawer.session.press(drawer.session.find("button", "Clear"))
             drawer.clears.append(clear.ms)
