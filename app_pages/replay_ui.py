@@ -241,26 +241,7 @@ def _progress(recording: Recording, shown, at: float, duration: float) -> None:
 
 
 def _charts(recording: Recording, shown) -> None:
-    series = figures.training_series(shown)
-    epochs = recording.train_config.epochs
-    left, right = st.columns(2, gap="large")
-    with left:
-        show.chart(
-            figures.loss_figure(series["epoch"], series["loss"], series["loss_trend"], epochs),
-            key="replay_loss",
-        )
-    with right:
-        show.chart(
-            figures.accuracy_figure(
-                series["epoch"],
-                series["train_accuracy"],
-                series["train_accuracy_trend"],
-                series["val_epoch"],
-                series["val_accuracy"],
-                epochs,
-            ),
-            key="replay_accuracy",
-        )
+    show.training_charts(figures.training_series(shown), recording.train_config.epochs, "replay_")
     st.caption(
         "The charts grow as they did while this run trained: the loss falls and the accuracy "
         "rises fastest in the first epochs, then slowly. Drag the slider to jump to any moment."

@@ -7,6 +7,8 @@ the browser session and to the address (`?present=1`), so a bookmark opens in it
 import plotly.graph_objects as go
 import streamlit as st
 
+from app_pages import figures
+
 PRESENT_KEY = "presenting"
 TOGGLE_KEY = "presentation_switch"
 PRESENT_PARAM = "present"
@@ -113,3 +115,26 @@ def header(title: str, intro: str) -> None:
         on = presentation_ui()
     if not on:
         st.markdown(intro)
+
+
+def training_charts(series: dict, epochs: int, prefix: str = "") -> None:
+    """The loss and accuracy charts of a run, side by side, from figures.training_series:
+    the same for a live run and a replayed one. `prefix` keeps their keys apart."""
+    left, right = st.columns(2, gap="large")
+    with left:
+        chart(
+            figures.loss_figure(series["epoch"], series["loss"], series["loss_trend"], epochs),
+            key=f"{prefix}loss",
+        )
+    with right:
+        chart(
+            figures.accuracy_figure(
+                series["epoch"],
+                series["train_accuracy"],
+                series["train_accuracy_trend"],
+                series["val_epoch"],
+                series["val_accuracy"],
+                epochs,
+            ),
+            key=f"{prefix}accuracy",
+        )

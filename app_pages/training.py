@@ -269,25 +269,7 @@ def numbers_view(view, series) -> None:
 
 
 def charts_view(job, series) -> None:
-    epochs = job.train_config.epochs
-    left, right = st.columns(2, gap="large")
-    with left:
-        show.chart(
-            figures.loss_figure(series["epoch"], series["loss"], series["loss_trend"], epochs),
-            key="loss",
-        )
-    with right:
-        show.chart(
-            figures.accuracy_figure(
-                series["epoch"],
-                series["train_accuracy"],
-                series["train_accuracy_trend"],
-                series["val_epoch"],
-                series["val_accuracy"],
-                epochs,
-            ),
-            key="accuracy",
-        )
+    show.training_charts(series, job.train_config.epochs)
     st.caption(
         f"Trained on {job.data_label}; validation accuracy measured on {job.data.description}."
     )

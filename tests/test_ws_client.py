@@ -4,6 +4,7 @@ what a browser sees, or the load test's figures would time something else."""
 import asyncio
 import json
 from base64 import b64decode
+from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 
 import numpy as np
@@ -26,7 +27,10 @@ def app_url():
 
 
 def run(coroutine):
-    return asyncio.run(asyncio.wait_for(coroutine, TIMEOUT_S))
+    """Run `coroutine` to its end on a loop of its own, in a thread of its own: the browser
+    tests' Playwright keeps an event loop going in the main thread for the whole session."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(coroutine, TIMEOUT_S)).result()
 
 
 def test_the_recorded_drawings_are_canvas_values_of_a_whole_canvas():
