@@ -293,7 +293,8 @@ def test_switching_pages_keeps_the_run_going(app):
     assert app.session_state[state.JOB_KEY] is job
     assert not job.view().done
     assert app.number_input(key="epochs").value == 200  # the settings survived the visit
-    assert set(_charts(app)) == {"loss", "accuracy", "step_gradients"}
+    # the gradient heatmap joins once the run has measured its gradients
+    assert {"loss", "accuracy"} <= set(_charts(app)) <= {"loss", "accuracy", "step_gradients"}
     assert not app.exception
 
 

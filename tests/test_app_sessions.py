@@ -149,7 +149,8 @@ def test_a_run_over_the_limit_waits_its_turn_then_starts_by_itself(queue, held, 
     assert job.view().state == "running"
     assert not [t for t in _infos(app) if t.startswith("Waiting")]
     assert app.button(key="stop").label == "Stop"
-    assert set(_charts(app)) == {"loss", "accuracy", "step_gradients"}
+    # the gradient heatmap joins once the run has measured its gradients
+    assert {"loss", "accuracy"} <= set(_charts(app)) <= {"loss", "accuracy", "step_gradients"}
     assert app.get("progress")[0].proto.text.startswith("Step 0 of ")
 
     app.button(key="stop").click().run()
