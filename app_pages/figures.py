@@ -180,7 +180,8 @@ def probability_lines(probabilities: np.ndarray, step: int) -> go.Figure:
                 hovertemplate=f"digit {digit}, step %{{x}}: %{{y:.0%}}<extra></extra>",
             )
         )
-    fig.add_vline(x=step, line={"color": ACCENT, "width": 3})
+    # dashed ink, not the accent: an amber line would pass for digit 1's orange one
+    fig.add_vline(x=step, line={"color": INK, "width": 2, "dash": "dash"})
     fig.update_xaxes(title_text="step (row read)", range=[0.5, SEQ_LEN + 0.5], showgrid=False)
     fig.update_yaxes(title_text="probability", range=[0, 1.02], tickformat=".0%")
     fig.update_layout(legend={"title": {"text": "digit"}, "traceorder": "normal"})

@@ -338,10 +338,12 @@ def gallery_ui(readings: np.ndarray, opened) -> Preprocessed:
     each, wrong = st.tabs(["Two of each digit", f"Misread by this model ({len(misread)})"])
     with each:
         st.caption("From the embedded sample's validation digits: press one to read it.")
-        _gallery_grid(by_digit, picked, columns=10, factor=2)
+        # larger text in presentation mode needs wider buttons for their digits to show
+        _gallery_grid(by_digit, picked, columns=5 if show.presenting() else 10, factor=2)
     with wrong:
         if misread:
-            _gallery_grid(misread, picked, columns=5, factor=3, captions=True)
+            columns = 3 if show.presenting() else 5
+            _gallery_grid(misread, picked, columns=columns, factor=3, captions=True)
         else:
             st.caption("This model reads every one of the validation digits right.")
     if opened is None:
@@ -408,7 +410,8 @@ def prediction_view(trace, reading_order: str) -> None:
         delta_color="off",
         delta_arrow="off",
     )
-    show.chart(figures.final_bars(trace.probabilities[-1]), key="final_bars")
+    if not show.presenting():  # on a projector the step views need the room
+        show.chart(figures.final_bars(trace.probabilities[-1]), key="final_bars")
     decided = decided_at(trace.probabilities)
     kind, at = figures.current_cell(decided, reading_order)
     st.caption(

@@ -1,10 +1,13 @@
 """Presentation mode and the PNG button: app_pages/show.py alone and in the app."""
 
+import io
 import json
 
 import numpy as np
+from PIL import Image
 
 from app_pages import figures, show
+from tests.test_app import _upload
 
 
 def _title_sizes(at) -> dict[str, float]:
@@ -59,3 +62,17 @@ def test_switching_presentation_off_restores_the_page(app):
 
     assert "present" not in app.query_params
     assert _title_sizes(app)["counts"] == figures.TITLE_SIZE
+
+
+def test_presentation_mode_gives_the_step_views_the_room_of_the_final_bars(app, sample_digits):
+    images, labels = sample_digits
+    buffer = io.BytesIO()
+    Image.fromarray(images[int(np.flatnonzero(labels == 4)[0])]).save(buffer, format="PNG")
+    app.query_params["present"] = "1"
+    _upload(app.run(), buffer.getvalue())
+
+    assert not app.exception
+    charts = {element.proto.id.rsplit("-", 1)[-1] for element in app.get("plotly_chart")}
+    assert "final_bars" not in charts
+    assert {"input_figure", "state_heatmap", "probability_lines", "hidden_path"} <= charts
+    assert [m.value for m in app.metric if m.label == "Prediction"] == ["4"]
