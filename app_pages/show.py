@@ -69,8 +69,9 @@ def plot_config(name: str) -> dict:
     }
 
 
-def enlarge(fig: go.Figure, factor: float) -> go.Figure:
-    """Every font and the height of `fig` times `factor`, for presentation mode."""
+def enlarge(fig: go.Figure, factor: float, scale_height: bool = True) -> go.Figure:
+    """Every font (and, unless told not to, the height) of `fig` times `factor`, for
+    presentation mode."""
 
     def grow(size):
         return None if size is None else round(size * factor)
@@ -80,7 +81,7 @@ def enlarge(fig: go.Figure, factor: float) -> go.Figure:
         font_size=grow(layout.font.size or 12),
         title_font_size=grow(layout.title.font.size),
         legend_font_size=grow(layout.legend.font.size),
-        height=grow(layout.height),
+        height=grow(layout.height) if scale_height else layout.height,
     )
     fig.for_each_xaxis(
         lambda a: a.update(
@@ -97,12 +98,12 @@ def enlarge(fig: go.Figure, factor: float) -> go.Figure:
     return fig
 
 
-def chart(fig: go.Figure, key: str, **kwargs):
+def chart(fig: go.Figure, key: str, scale_height: bool = True, **kwargs):
     """Show a plotly figure with its PNG button; larger in presentation mode.
 
     Returns what st.plotly_chart returns (the selection, when `on_select` is given)."""
     if presenting():
-        enlarge(fig, SCALE)
+        enlarge(fig, SCALE, scale_height)
     return st.plotly_chart(fig, config=plot_config(key), key=key, **kwargs)
 
 

@@ -76,3 +76,13 @@ def test_presentation_mode_gives_the_step_views_the_room_of_the_final_bars(app, 
     assert "final_bars" not in charts
     assert {"input_figure", "state_heatmap", "probability_lines", "hidden_path"} <= charts
     assert [m.value for m in app.metric if m.label == "Prediction"] == ["4"]
+
+
+def test_a_figure_can_keep_its_height_when_enlarged():
+    fig = figures.final_bars(np.full(10, 0.1))
+    height = fig.layout.height
+
+    show.enlarge(fig, 2.0, scale_height=False)
+
+    assert fig.layout.height == height
+    assert fig.layout.font.size == 2 * figures.FONT_SIZE
