@@ -2,8 +2,11 @@
 
 import io
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
+import torch
 from PIL import Image
 
 from app_pages import figures, show
@@ -86,3 +89,20 @@ def test_a_figure_can_keep_its_height_when_enlarged():
 
     assert fig.layout.height == height
     assert fig.layout.font.size == 2 * figures.FONT_SIZE
+
+
+@pytest.mark.parametrize(("setting", "threads"), [(None, 1), ("3", 3), ("many", 1), ("0", 1)])
+def test_the_app_runs_torch_on_the_threads_it_is_given(app, monkeypatch, setting, threads):
+    # A thread keeps the count it had; threads started later (a training run's) get the new one.
+    before = torch.get_num_threads()
+    if setting is None:
+        monkeypatch.delenv("RNN_DIGIT_LAB_TORCH_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("RNN_DIGIT_LAB_TORCH_THREADS", setting)
+    try:
+        app.run()
+        assert not app.exception
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            assert pool.submit(torch.get_num_threads).result() == threads
+    finally:
+        torch.set_num_threads(before)
