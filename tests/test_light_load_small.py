@@ -8,13 +8,9 @@ once all have pressed Start; the second finishes; the third cancels while it wai
 moves the fourth up; the fourth closes its session while its run goes.
 """
 
-import json
-import subprocess
-import sys
-
 import pytest
 
-from tests.e2e.harness import REPO_ROOT
+from tests.e2e.harness import run_load_script
 
 # p95 of a drawing's answer while a run goes. 300 ms is the goal `python -m bench.light_load`
 # reports against; a CI machine shared with other jobs can be several times slower, so this
@@ -38,19 +34,9 @@ CHECKS = ["runs_end_cleanly", "isolation", "queue_fair", "memory", "latency", "n
 @pytest.fixture(scope="module")
 def load(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("light") / "light.json"
-    command = [sys.executable, "-m", "bench.light_load", "scenario", *SMALL, "--json-out", str(out)]
-    try:
-        done = subprocess.run(
-            command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT_S
-        )
-    except subprocess.TimeoutExpired as error:
-        pytest.fail(f"the light load test ran past {TIMEOUT_S} s\n{error.stderr}")
-    if not out.exists():
-        pytest.fail(f"the light load test wrote no result (exit {done.returncode})\n{done.stderr}")
-    result = json.loads(out.read_text())
-    result["exit_code"] = done.returncode
-    result["log"] = done.stderr[-4000:]
-    return result
+    return run_load_script(
+        ["bench.light_load", "scenario", *SMALL], out, TIMEOUT_S, "light load test"
+    )
 
 
 @pytest.mark.parametrize("name", CHECKS)

@@ -5,6 +5,7 @@ aborts (and records) any request to another host, so a stray outbound call fails
 instead of hanging on a machine without internet.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -290,3 +291,24 @@ def wait_for_more_points(page, count: int, timeout_ms: float) -> int:
         _MORE_POINTS_THAN, arg=[CURRENT_CHARTS, LOSS_TITLE, count], timeout=timeout_ms, polling=200
     )
     return loss_points(page)
+
+
+def run_load_script(args: list[str], out: Path, timeout_s: float, name: str) -> dict:
+    """Run a load test module (`python -m <args...> --json-out out`) from the repository root
+    and return the JSON object it wrote, with its exit code and the end of its log; fail the
+    calling test with the log when it hangs or writes nothing."""
+    import pytest  # only the tests call this; the screenshot scripts import this module too
+
+    command = [sys.executable, "-m", *args, "--json-out", str(out)]
+    try:
+        done = subprocess.run(
+            command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired as error:
+        pytest.fail(f"the {name} ran past {timeout_s} s\n{error.stderr}")
+    if not out.exists():
+        pytest.fail(f"the {name} wrote no result (exit {done.returncode})\n{done.stderr}")
+    result = json.loads(out.read_text())
+    result["exit_code"] = done.returncode
+    result["log"] = done.stderr[-6000:]
+    return result

@@ -8,14 +8,11 @@ fourth up; the fourth's tab is closed while it runs. Each property is its own te
 one names what broke; all read one run of about a minute.
 """
 
-import json
-import subprocess
-import sys
 import warnings
 
 import pytest
 
-from tests.e2e.harness import REPO_ROOT
+from tests.e2e.harness import run_load_script
 
 pytestmark = pytest.mark.browser
 
@@ -51,19 +48,7 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def load(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("load") / "load.json"
-    command = [sys.executable, "-m", "bench.load_test", *SMALL, "--json-out", str(out)]
-    try:
-        done = subprocess.run(
-            command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=TIMEOUT_S
-        )
-    except subprocess.TimeoutExpired as error:
-        pytest.fail(f"the load test ran past {TIMEOUT_S} s\n{error.stderr}")
-    if not out.exists():
-        pytest.fail(f"the load test wrote no result (exit {done.returncode})\n{done.stderr}")
-    result = json.loads(out.read_text())
-    result["exit_code"] = done.returncode
-    result["log"] = done.stderr[-6000:]
-    return result
+    return run_load_script(["bench.load_test", *SMALL], out, TIMEOUT_S, "load test")
 
 
 @pytest.mark.parametrize("name", CHECKS)
