@@ -175,14 +175,19 @@ def start_job(
         raise BusyError("A run is already going: stop it before starting another.")
     if comparison_running():
         raise BusyError("A comparison of cells is going: stop it before starting a run.")
-    data = training_data(source) if isinstance(source, str) else source
-    label = label or DATA_SOURCES[source]
+    data, label = _digits(source, label)
     # starts now if a slot is free; else it waits its turn and starts by itself
     job = run_queue().submit(TrainingJob(model_config, train_config, data, label))
     st.session_state[JOB_KEY] = job
     keep_alive()
     st.session_state[HEARTBEAT_KEY].job = job
     return job
+
+
+def _digits(source: str | TrainValSplit, label: str | None) -> tuple[TrainValSplit, str]:
+    """The digits a run learns from, and the words that name them."""
+    data = training_data(source) if isinstance(source, str) else source
+    return data, label or DATA_SOURCES[source]
 
 
 def current_comparison() -> Comparison | None:
@@ -204,8 +209,7 @@ def start_comparison(
         raise BusyError("A training run is going: stop it before comparing cells.")
     if comparison_running():
         raise BusyError("A comparison is already going: stop it before starting another.")
-    data = training_data(source) if isinstance(source, str) else source
-    label = label or DATA_SOURCES[source]
+    data, label = _digits(source, label)
     comparison = Comparison.of_cells(model_config, train_config, data, label).start(run_queue())
     st.session_state[COMPARISON_KEY] = comparison
     keep_alive()

@@ -22,6 +22,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from app_pages import data_ui, kaggle_ui, state
 from rnn_model import bundled_path, load_model
+from tests.test_app import _training_page
 from tests.test_data import write_pair
 from training import download
 from training.data import load_sample
@@ -85,15 +86,6 @@ def _count_bars(at, key: str = "counts") -> list[int]:
     if isinstance(heights, dict):
         heights = np.frombuffer(base64.b64decode(heights["bdata"]), dtype=heights["dtype"])
     return [int(h) for h in heights]
-
-
-def _training_page(at, **settings):
-    at.run()
-    at.switch_page("app_pages/training.py").run()
-    widgets = {w.key: w for w in [*at.number_input, *at.selectbox, *at.toggle]}
-    for key, value in settings.items():
-        widgets[key].set_value(value)
-    return at.run()
 
 
 def _upload_train(at, content: bytes, name: str = "train.csv"):
