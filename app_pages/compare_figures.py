@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from app_pages.figures import _epoch_axis, _style
+from app_pages.figures import LEGEND_BELOW, axis, epoch_axis, figure, layout
 
 CELL_COLOURS = {  # the Okabe-Ito palette, which colour-blind readers can tell apart
     "Vanilla RNN (tanh)": "#D55E00",  # vermillion
@@ -36,49 +36,57 @@ class Curves:
     val_accuracy: np.ndarray  # (M,)
 
 
-def _legend(fig: go.Figure) -> None:
-    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
-
-
 def compare_loss_figure(runs: list[Curves], epochs: float | None = None) -> go.Figure:
     """Each run's training loss, one line per cell in its colour."""
-    fig = go.Figure()
-    for run in runs:
-        fig.add_trace(
-            go.Scatter(
-                x=run.epoch,
-                y=run.loss,
-                mode="lines",
-                name=run.label,
-                line={"color": cell_colour(run.label), "width": 3.5},
-                hovertemplate=f"{run.label}, epoch %{{x:.2f}}: loss %{{y:.3f}}<extra></extra>",
-            )
-        )
-    _epoch_axis(fig, epochs)
-    fig.update_yaxes(title_text="loss (cross-entropy)", rangemode="tozero")
-    _legend(fig)
-    return _style(fig, "Training loss per cell (lower is better)", height=380)
+    lines = [
+        {
+            "type": "scatter",
+            "x": run.epoch,
+            "y": run.loss,
+            "mode": "lines",
+            "name": run.label,
+            "line": {"color": cell_colour(run.label), "width": 3.5},
+            "hovertemplate": f"{run.label}, epoch %{{x:.2f}}: loss %{{y:.3f}}<extra></extra>",
+        }
+        for run in runs
+    ]
+    return figure(
+        lines,
+        layout(
+            "Training loss per cell (lower is better)",
+            380,
+            legend=LEGEND_BELOW,
+            xaxis=epoch_axis(epochs),
+            yaxis=axis("loss (cross-entropy)", rangemode="tozero"),
+        ),
+    )
 
 
 def compare_accuracy_figure(runs: list[Curves], epochs: float | None = None) -> go.Figure:
     """Each run's validation accuracy, one line of points per cell in its colour."""
-    fig = go.Figure()
-    for run in runs:
-        fig.add_trace(
-            go.Scatter(
-                x=run.val_epoch,
-                y=run.val_accuracy,
-                mode="lines+markers",
-                name=run.label,
-                line={"color": cell_colour(run.label), "width": 3},
-                marker={"size": 7},
-                hovertemplate=f"{run.label}, epoch %{{x:.2f}}: %{{y:.1%}}<extra></extra>",
-            )
-        )
-    _epoch_axis(fig, epochs)
-    fig.update_yaxes(title_text="validation accuracy", range=[0, 1.02], tickformat=".0%")
-    _legend(fig)
-    return _style(fig, "Validation accuracy per cell (higher is better)", height=380)
+    lines = [
+        {
+            "type": "scatter",
+            "x": run.val_epoch,
+            "y": run.val_accuracy,
+            "mode": "lines+markers",
+            "name": run.label,
+            "line": {"color": cell_colour(run.label), "width": 3},
+            "marker": {"size": 7},
+            "hovertemplate": f"{run.label}, epoch %{{x:.2f}}: %{{y:.1%}}<extra></extra>",
+        }
+        for run in runs
+    ]
+    return figure(
+        lines,
+        layout(
+            "Validation accuracy per cell (higher is better)",
+            380,
+            legend=LEGEND_BELOW,
+            xaxis=epoch_axis(epochs),
+            yaxis=axis("validation accuracy", range=[0, 1.02], tickformat=".0%"),
+        ),
+    )
 
 
 def summary_row(

@@ -7,17 +7,22 @@ Streamlit; the page module diagnosis_ui puts them on screen.
 import numpy as np
 import plotly.graph_objects as go
 
-from app_pages.figures import ACCENT, SEQ_LEN, _epoch_axis, _step_axis, _style, thin
+from app_pages.figures import (
+    ACCENT,
+    SEQ_LEN,
+    VIRIDIS,
+    axis,
+    epoch_axis,
+    figure,
+    layout,
+    step_axis,
+    step_title,
+    thin,
+)
 
 NUM_CLASSES = 10
 MAX_DECADES = 8  # colours span at most this many powers of ten below the largest gradient
 MAX_COLUMNS = 200  # records drawn in the gradient heatmap; more is slow to send, no clearer
-
-STEP_TITLES = {  # reading order -> what the step axis counts
-    "rows": "step (row read)",
-    "rows_reversed": "step (row read, from the bottom)",
-    "columns": "step (column read)",
-}
 
 # Mistakes in orange, right answers in blue, so the eye finds the mistakes first. One colour
 # scale on 0..1: 0 to 0.5 for cells off the diagonal, 0.5 to 1 for the diagonal.
@@ -71,29 +76,33 @@ def gradient_heatmap(
     z = np.clip(np.nan_to_num(exponent, nan=bottom, neginf=bottom), bottom, top).T  # (T, R)
     ticks = list(range(bottom, top + 1))
 
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=epochs,
-            y=np.arange(1, z.shape[0] + 1),
-            customdata=sizes.T,
-            colorscale="Viridis",
-            zmin=bottom,
-            zmax=top,
-            colorbar={
-                "title": {"text": "gradient<br>size", "side": "top"},
-                "tickvals": ticks,
-                "ticktext": [_power_of_ten(t) for t in ticks],
-                "thickness": 14,
-                "len": 0.9,
-            },
-            hovertemplate="step %{y}, epoch %{x:.2f}: %{customdata:.2g}<extra></extra>",
-        )
+    heatmap = {
+        "type": "heatmap",
+        "z": z,
+        "x": epochs,
+        "y": np.arange(1, z.shape[0] + 1),
+        "customdata": sizes.T,
+        "colorscale": VIRIDIS,
+        "zmin": bottom,
+        "zmax": top,
+        "colorbar": {
+            "title": {"text": "gradient<br>size", "side": "top"},
+            "tickvals": ticks,
+            "ticktext": [_power_of_ten(t) for t in ticks],
+            "thickness": 14,
+            "len": 0.9,
+        },
+        "hovertemplate": "step %{y}, epoch %{x:.2f}: %{customdata:.2g}<extra></extra>",
+    }
+    return figure(
+        [heatmap],
+        layout(
+            "How much gradient reaches each step (log scale)",
+            420,
+            xaxis=epoch_axis(total_epochs, showgrid=False, zeroline=False),
+            yaxis=step_axis(step_title(reading_order)),
+        ),
     )
-    _step_axis(fig, title=STEP_TITLES.get(reading_order, STEP_TITLES["rows"]))
-    _epoch_axis(fig, total_epochs)
-    fig.update_xaxes(showgrid=False, zeroline=False)
-    return _style(fig, "How much gradient reaches each step (log scale)", height=420)
 
 
 # -- confusion matrix ---------------------------------------------------------------------
@@ -118,54 +127,58 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
     digits = np.arange(NUM_CLASSES)
     diagonal = np.eye(NUM_CLASSES, dtype=bool)
     text = np.where((matrix > 0) | diagonal, matrix.astype(str), "")  # (10, 10)
-    fig = go.Figure(
-        go.Heatmap(
-            z=confusion_colours(matrix),
-            x=digits,
-            y=digits,
-            customdata=matrix,
-            text=text,
-            texttemplate="%{text}",
-            colorscale=CONFUSION_SCALE,
-            zmin=0.0,
-            zmax=1.0,
-            showscale=False,
-            xgap=2,
-            ygap=2,
-            hoverinfo="skip",  # the markers below answer the mouse
-        )
-    )
+    counts = {
+        "type": "heatmap",
+        "z": confusion_colours(matrix),
+        "x": digits,
+        "y": digits,
+        "customdata": matrix,
+        "text": text,
+        "texttemplate": "%{text}",
+        "colorscale": CONFUSION_SCALE,
+        "zmin": 0.0,
+        "zmax": 1.0,
+        "showscale": False,
+        "xgap": 2,
+        "ygap": 2,
+        "hoverinfo": "skip",  # the markers below answer the mouse
+    }
     # Streamlit reports no selection for clicks on a heatmap (streamlit/streamlit#8760), so
     # each cell also holds an invisible marker: a click on it selects that cell.
     true, read_as = np.meshgrid(digits, digits, indexing="ij")  # (10, 10) each
-    fig.add_trace(
-        go.Scatter(
-            x=read_as.ravel(),
-            y=true.ravel(),
-            customdata=matrix.ravel(),
-            mode="markers",
-            marker={"size": 34, "symbol": "square", "opacity": 0},
-            selected={"marker": {"opacity": 0}},
-            unselected={"marker": {"opacity": 0}},
-            showlegend=False,
-            hovertemplate="true %{y}, read as %{x}: %{customdata} digits<extra></extra>",
-        )
-    )
+    hidden = {"marker": {"opacity": 0}}
+    targets = {
+        "type": "scatter",
+        "x": read_as.ravel(),
+        "y": true.ravel(),
+        "customdata": matrix.ravel(),
+        "mode": "markers",
+        "marker": {"size": 34, "symbol": "square", "opacity": 0},
+        "selected": hidden,
+        "unselected": hidden,
+        "showlegend": False,
+        "hovertemplate": "true %{y}, read as %{x}: %{customdata} digits<extra></extra>",
+    }
+    picked = {}
     if selected is not None:
         true, read_as = selected
-        fig.add_shape(
-            type="rect",
-            x0=read_as - 0.5,
-            x1=read_as + 0.5,
-            y0=true - 0.5,
-            y1=true + 0.5,
-            line={"color": ACCENT, "width": 4},
-        )
-    axis = {"tickvals": digits, "showgrid": False, "zeroline": False}
-    fig.update_xaxes(title_text="read as", range=[-0.5, 9.5], **axis)
-    fig.update_yaxes(title_text="true digit", range=[9.5, -0.5], **axis)
-    fig.update_layout(hovermode="closest", clickmode="event+select", dragmode=False)
-    return _style(fig, "True digit (down) against the digit it read (across)", height=520)
+        box = {"type": "rect", "x0": read_as - 0.5, "x1": read_as + 0.5}
+        box |= {"y0": true - 0.5, "y1": true + 0.5, "line": {"color": ACCENT, "width": 4}}
+        picked["shapes"] = [box]
+    grid = {"tickvals": digits, "showgrid": False, "zeroline": False}
+    return figure(
+        [counts, targets],
+        layout(
+            "True digit (down) against the digit it read (across)",
+            520,
+            **picked,
+            hovermode="closest",
+            clickmode="event+select",
+            dragmode=False,
+            xaxis=axis("read as", range=[-0.5, 9.5], **grid),
+            yaxis=axis("true digit", range=[9.5, -0.5], **grid),
+        ),
+    )
 
 
 def clicked_cell(points) -> tuple[int, int] | None:

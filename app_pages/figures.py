@@ -35,33 +35,97 @@ TITLE_SIZE = 18
 MAX_UNITS_SHOWN = 256  # a wider heatmap is slow to send and unreadable anyway
 
 
-def _style(fig: go.Figure, title: str, height: int) -> go.Figure:
-    # Sizes are set on every axis and the legend: Streamlit's chart theme would otherwise
-    # shrink them below what a projector needs.
-    text = {"size": FONT_SIZE, "color": INK}
-    fig.update_layout(
-        title={"text": title, "font": {"size": TITLE_SIZE, "color": INK}, "x": 0},
-        font=text,
-        legend={"font": text},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 48, "b": 10},
-        plot_bgcolor="white",
-        paper_bgcolor="white",
-    )
-    fig.update_xaxes(tickfont=text, title_font=text)
-    fig.update_yaxes(tickfont=text, title_font=text)
-    return fig
+def _colour_scale(name: str) -> list[list]:
+    # figure() skips plotly's checks, which are what turn a scale's name into the list of
+    # colours plotly.js needs (it does not know "gray" or "RdBu_r"): ask them once, here.
+    return [list(stop) for stop in go.Heatmap(colorscale=name).colorscale]
 
 
-def _step_axis(fig: go.Figure, title: str = "step (row read)", reversed_: bool = True) -> None:
+GREYS = _colour_scale("gray")  # black paper, white ink: the digits as MNIST has them
+RED_BLUE = _colour_scale("RdBu_r")  # below 0 blue, above red, 0 white
+VIRIDIS = _colour_scale("Viridis")  # dark shut, bright open; readable in grey print
+
+
+def text(size: int = FONT_SIZE) -> dict:
+    """A font in the house colour; a new dict each time, as presentation mode enlarges fonts in
+    place (figure() hands plotly its dicts as they are)."""
+    return {"size": size, "color": INK}
+
+
+TICKS = [1, 7, 14, 21, 28]  # steps labelled on step axes
+LEGEND_BELOW = {"orientation": "h", "y": -0.25, "x": 0}
+
+
+def axis(title: str | None = None, **settings) -> dict:
+    """An axis's settings in the house style: its numbers and title at projector size (Streamlit's
+    chart theme would otherwise shrink them)."""
+    spec = {"tickfont": text(), "title": {"font": text()}}
+    if title is not None:
+        spec["title"]["text"] = title
+    return spec | settings
+
+
+def layout(title: str, height: int, **settings) -> dict:
+    """A figure's layout in the house style. A setting replaces the house one of its name, but a
+    dict (an axis, the legend) is added into the house dict, one level deep."""
+    spec = {
+        "title": {"text": title, "font": text(TITLE_SIZE), "x": 0},
+        "font": text(),
+        "legend": {"font": text()},
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 48, "b": 10},
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+        "xaxis": axis(),
+        "yaxis": axis(),
+    }
+    for key, value in settings.items():
+        both_dicts = isinstance(spec.get(key), dict) and isinstance(value, dict)
+        spec[key] = spec[key] | value if both_dicts else value
+    return spec
+
+
+def figure(data: list[dict], layout_: dict) -> go.Figure:
+    """A figure from plain trace dicts and a layout dict, without plotly's checks.
+
+    Why: plotly checks every property at each add_trace and update_layout, which made the six
+    figures of a Playground drawing cost ~40 ms of server CPU; built from dicts unchecked
+    they cost a fifth of that (bench/playground_latency.py), and thirty drawers share two
+    cores. The checks run where they cost nothing: tests/test_figures_valid.py rebuilds every
+    figure builder's output with them (`_validate` is plotly's own switch, pinned with
+    plotly in requirements.txt)."""
+    return go.Figure({"data": data, "layout": layout_}, _validate=False)
+
+
+STEP_TITLES = {  # reading order -> what a step axis counts
+    "rows": "step (row read)",
+    "rows_reversed": "step (row read, from the bottom)",
+    "columns": "step (column read)",
+}
+
+
+def step_title(reading_order: str) -> str:
+    return STEP_TITLES.get(reading_order, STEP_TITLES["rows"])
+
+
+def step_axis(title: str = STEP_TITLES["rows"], reversed_: bool = True) -> dict:
     """The y axis of step-by-row pictures: step 1 at the top, like the image."""
-    fig.update_yaxes(
-        title_text=title,
+    return axis(
+        title,
         range=[SEQ_LEN + 0.5, 0.5] if reversed_ else [0.5, SEQ_LEN + 0.5],
-        tickvals=[1, 7, 14, 21, 28],
+        tickvals=TICKS,
         showgrid=False,
         zeroline=False,
     )
+
+
+def current_step_box(x0: float, x1: float, y0: float, y1: float, fill: bool = True) -> dict:
+    """The accent outline around what is read at the current step."""
+    box = {"type": "rect", "x0": x0, "x1": x1, "y0": y0, "y1": y1}
+    box["line"] = {"color": ACCENT, "width": 3}
+    if fill:
+        box["fillcolor"] = ACCENT_FILL
+    return box | {"name": "current step"}
 
 
 # -- playground ---------------------------------------------------------------------------
@@ -76,49 +140,50 @@ def current_cell(step: int, reading_order: str = "rows") -> tuple[str, int]:
     return "row", step
 
 
-def input_figure(image: np.ndarray, step: int, reading_order: str = "rows") -> go.Figure:
-    """The 28x28 input in grey, with the row read at `step` outlined in the accent colour."""
+def input_spec(image: np.ndarray, step: int, reading_order: str = "rows") -> tuple[list, dict]:
+    """input_figure's traces and layout, for figures that add to it."""
     image = np.asarray(image, dtype=np.float32)  # (28, 28) in [0, 1]
     index = np.arange(1, SEQ_LEN + 1)
-    fig = go.Figure(
-        go.Heatmap(
-            z=image,
-            x=index,
-            y=index,
-            colorscale="gray",
-            zmin=0.0,
-            zmax=1.0,
-            showscale=False,
-            hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>",
-        )
-    )
+    pixels = {
+        "type": "heatmap",
+        "z": image,
+        "x": index,
+        "y": index,
+        "colorscale": GREYS,
+        "zmin": 0.0,
+        "zmax": 1.0,
+        "showscale": False,
+        "hovertemplate": "row %{y}, column %{x}: %{z:.2f}<extra></extra>",
+    }
     kind, at = current_cell(step, reading_order)
     if kind == "row":
-        box = {"x0": 0.5, "x1": SEQ_LEN + 0.5, "y0": at - 0.5, "y1": at + 0.5}
+        box = current_step_box(0.5, SEQ_LEN + 0.5, at - 0.5, at + 0.5)
     else:
-        box = {"x0": at - 0.5, "x1": at + 0.5, "y0": 0.5, "y1": SEQ_LEN + 0.5}
-    fig.add_shape(
-        type="rect",
-        **box,
-        line={"color": ACCENT, "width": 3},
-        fillcolor=ACCENT_FILL,
-        name="current step",
-    )
-    _step_axis(fig, title="row")
-    fig.update_xaxes(
-        title_text="column",
+        box = current_step_box(at - 0.5, at + 0.5, 0.5, SEQ_LEN + 0.5)
+    columns = axis(
+        "column",
         range=[0.5, SEQ_LEN + 0.5],
-        tickvals=[1, 7, 14, 21, 28],
+        tickvals=TICKS,
         showgrid=False,
         zeroline=False,
         scaleanchor="y",
         constrain="domain",
     )
-    return _style(fig, f"What the network reads: {kind} {at} at step {step}", height=400)
+    title = f"What the network reads: {kind} {at} at step {step}"
+    return [pixels], layout(title, 400, shapes=[box], xaxis=columns, yaxis=step_axis("row"))
+
+
+def input_figure(image: np.ndarray, step: int, reading_order: str = "rows") -> go.Figure:
+    """The 28x28 input in grey, with the row read at `step` outlined in the accent colour."""
+    return figure(*input_spec(image, step, reading_order))
 
 
 def state_heatmap(
-    states: np.ndarray, step: int, label: str = "hidden state h_t", gate: bool = False
+    states: np.ndarray,
+    step: int,
+    label: str = "hidden state h_t",
+    gate: bool = False,
+    reading_order: str = "rows",
 ) -> go.Figure:
     """Steps x units of a state (or of a gate, with gate=True), steps not yet read blank (NaN).
 
@@ -131,89 +196,102 @@ def state_heatmap(
     z[step:] = np.nan
 
     if gate:  # a gate is a sigmoid: 0 shuts, 1 lets everything through
-        colours = {"colorscale": "Viridis", "zmin": 0.0, "zmax": 1.0}
+        colours = {"colorscale": VIRIDIS, "zmin": 0.0, "zmax": 1.0}
     else:  # tanh states live in [-1, 1]; LSTM cell states and ReLU states can go further
         limit = max(1.0, float(np.abs(states[:, :units]).max(initial=0.0)))
-        colours = {"colorscale": "RdBu_r", "zmin": -limit, "zmax": limit, "zmid": 0.0}
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=np.arange(1, units + 1),
-            y=np.arange(1, states.shape[0] + 1),
-            **colours,
-            colorbar={"thickness": 12, "len": 0.8},
-            hovertemplate="step %{y}, unit %{x}: %{z:.2f}<extra></extra>",
-        )
-    )
-    fig.add_shape(
-        type="rect",
-        x0=0.5,
-        x1=units + 0.5,
-        y0=step - 0.5,
-        y1=step + 0.5,
-        line={"color": ACCENT, "width": 3},
-        name="current step",
-    )
-    _step_axis(fig)
-    fig.update_xaxes(title_text="hidden unit", showgrid=False, zeroline=False)
+        colours = {"colorscale": RED_BLUE, "zmin": -limit, "zmax": limit, "zmid": 0.0}
+    heatmap = {
+        "type": "heatmap",
+        "z": z,
+        "x": np.arange(1, units + 1),
+        "y": np.arange(1, states.shape[0] + 1),
+        **colours,
+        "colorbar": {"thickness": 12, "len": 0.8},
+        "hovertemplate": "step %{y}, unit %{x}: %{z:.2f}<extra></extra>",
+    }
+    box = current_step_box(0.5, units + 0.5, step - 0.5, step + 0.5, fill=False)
     shown = "" if units == states.shape[1] else f" (first {units} of {states.shape[1]} units)"
     title = f"Gate: {label}" if gate else f"Memory: {label}"
-    return _style(fig, f"{title}{shown}", height=400)
+    return figure(
+        [heatmap],
+        layout(
+            f"{title}{shown}",
+            400,
+            shapes=[box],
+            xaxis=axis("hidden unit", showgrid=False, zeroline=False),
+            yaxis=step_axis(step_title(reading_order)),
+        ),
+    )
 
 
-def probability_lines(probabilities: np.ndarray, step: int) -> go.Figure:
+def probability_lines(
+    probabilities: np.ndarray, step: int, reading_order: str = "rows"
+) -> go.Figure:
     """One line per digit: its probability after each step, drawn up to `step`."""
     probabilities = np.asarray(probabilities, dtype=np.float32)  # (T, 10)
     steps = np.arange(1, probabilities.shape[0] + 1)
     leader = int(probabilities[step - 1].argmax())
-    fig = go.Figure()
+    lines = []
     for digit in range(NUM_CLASSES):
         y = probabilities[:, digit].copy()  # (T,)
         y[step:] = np.nan
-        fig.add_trace(
-            go.Scatter(
-                x=steps,
-                y=y,
-                mode="lines",
-                name=str(digit),
-                line={"color": CLASS_COLOURS[digit], "width": 5 if digit == leader else 2},
-                hovertemplate=f"digit {digit}, step %{{x}}: %{{y:.0%}}<extra></extra>",
-            )
+        lines.append(
+            {
+                "type": "scatter",
+                "x": steps,
+                "y": y,
+                "mode": "lines",
+                "name": str(digit),
+                "line": {"color": CLASS_COLOURS[digit], "width": 5 if digit == leader else 2},
+                "hovertemplate": f"digit {digit}, step %{{x}}: %{{y:.0%}}<extra></extra>",
+            }
         )
     # dashed ink, not the accent: an amber line would pass for digit 1's orange one
-    fig.add_vline(x=step, line={"color": INK, "width": 2, "dash": "dash"})
-    fig.update_xaxes(title_text="step (row read)", range=[0.5, SEQ_LEN + 0.5], showgrid=False)
-    fig.update_yaxes(title_text="probability", range=[0, 1.02], tickformat=".0%")
-    fig.update_layout(legend={"title": {"text": "digit"}, "traceorder": "normal"})
-    return _style(fig, f"How sure it is after each step (now step {step})", height=400)
+    now = {"type": "line", "xref": "x", "x0": step, "x1": step, "yref": "y domain", "y0": 0}
+    now |= {"y1": 1, "line": {"color": INK, "width": 2, "dash": "dash"}}
+    return figure(
+        lines,
+        layout(
+            f"How sure it is after each step (now step {step})",
+            400,
+            shapes=[now],
+            legend={"title": {"text": "digit"}, "traceorder": "normal"},
+            xaxis=axis(step_title(reading_order), range=[0.5, SEQ_LEN + 0.5], showgrid=False),
+            yaxis=axis("probability", range=[0, 1.02], tickformat=".0%"),
+        ),
+    )
 
 
 def final_bars(probabilities: np.ndarray) -> go.Figure:
     """The 10 probabilities after the last step; the predicted digit's bar is outlined."""
     probabilities = np.asarray(probabilities, dtype=np.float32)  # (10,)
     predicted = int(probabilities.argmax())
-    digits = [str(d) for d in range(NUM_CLASSES)]
-    fig = go.Figure(
-        go.Bar(
-            x=digits,
-            y=probabilities,
-            marker={
-                "color": list(CLASS_COLOURS),
-                "opacity": [1.0 if d == predicted else 0.55 for d in range(NUM_CLASSES)],
-                "line": {
-                    "color": ["#222" if d == predicted else "rgba(0,0,0,0)" for d in range(10)],
-                    "width": 2,
-                },
+    bars = {
+        "type": "bar",
+        "x": [str(d) for d in range(NUM_CLASSES)],
+        "y": probabilities,
+        "marker": {
+            "color": list(CLASS_COLOURS),
+            "opacity": [1.0 if d == predicted else 0.55 for d in range(NUM_CLASSES)],
+            "line": {
+                "color": ["#222" if d == predicted else "rgba(0,0,0,0)" for d in range(10)],
+                "width": 2,
             },
-            text=[f"{p:.0%}" if p >= 0.005 else "" for p in probabilities],  # no rows of 0%
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="digit %{x}: %{y:.1%}<extra></extra>",
-        )
+        },
+        "text": [f"{p:.0%}" if p >= 0.005 else "" for p in probabilities],  # no rows of 0%
+        "textposition": "outside",
+        "cliponaxis": False,
+        "hovertemplate": "digit %{x}: %{y:.1%}<extra></extra>",
+    }
+    return figure(
+        [bars],
+        layout(
+            "Final answer after all 28 steps",
+            280,
+            xaxis=axis("digit", type="category"),
+            yaxis=axis("probability", range=[0, 1.12], tickformat=".0%"),
+        ),
     )
-    fig.update_xaxes(title_text="digit", type="category")
-    fig.update_yaxes(title_text="probability", range=[0, 1.12], tickformat=".0%")
-    return _style(fig, "Final answer after all 28 steps", height=280)
 
 
 # -- training -----------------------------------------------------------------------------
@@ -259,46 +337,52 @@ def training_series(records, max_points: int = 400) -> dict[str, np.ndarray]:
     }
 
 
-def _epoch_axis(fig: go.Figure, epochs: float | None) -> None:
-    # the whole run's width from the start, so the curve grows instead of the axis rescaling
-    fig.update_xaxes(title_text="epoch", range=[0, epochs] if epochs else None, rangemode="tozero")
+def epoch_axis(epochs: float | None, **settings) -> dict:
+    """The x axis of training curves. It spans the whole run from the start, so the curve
+    grows instead of the axis rescaling."""
+    if epochs:
+        settings["range"] = [0, epochs]
+    return axis("epoch", rangemode="tozero", **settings)
 
 
-def _raw_and_trend(fig, epoch, raw, trend, name: str, hover: str) -> None:
+def _raw_and_trend(epoch, raw, trend, name: str, hover: str) -> list[dict]:
     """The jumpy values faintly, their trend boldly, in the same colour."""
-    fig.add_trace(
-        go.Scatter(
-            x=epoch,
-            y=raw,
-            mode="lines",
-            line={"color": LINE, "width": 1.5},
-            opacity=0.3,
-            name=f"{name}, each record",
-            showlegend=False,
-            hoverinfo="skip",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=epoch,
-            y=trend,
-            mode="lines",
-            line={"color": LINE, "width": 3.5},
-            name=name,
-            hovertemplate=f"epoch %{{x:.2f}}: {hover}<extra></extra>",
-        )
-    )
+    raw_line = {
+        "type": "scatter",
+        "x": epoch,
+        "y": raw,
+        "mode": "lines",
+        "line": {"color": LINE, "width": 1.5},
+        "opacity": 0.3,
+        "name": f"{name}, each record",
+        "showlegend": False,
+        "hoverinfo": "skip",
+    }
+    trend_line = {
+        "type": "scatter",
+        "x": epoch,
+        "y": trend,
+        "mode": "lines",
+        "line": {"color": LINE, "width": 3.5},
+        "name": name,
+        "hovertemplate": f"epoch %{{x:.2f}}: {hover}<extra></extra>",
+    }
+    return [raw_line, trend_line]
 
 
 def loss_figure(
     epoch: np.ndarray, loss: np.ndarray, loss_trend: np.ndarray, epochs: float | None = None
 ) -> go.Figure:
-    fig = go.Figure()
-    _raw_and_trend(fig, epoch, loss, loss_trend, "training loss", "loss %{y:.3f}")
-    fig.update_layout(showlegend=False)
-    _epoch_axis(fig, epochs)
-    fig.update_yaxes(title_text="loss (cross-entropy)", rangemode="tozero")
-    return _style(fig, "Training loss (lower is better)", height=340)
+    return figure(
+        _raw_and_trend(epoch, loss, loss_trend, "training loss", "loss %{y:.3f}"),
+        layout(
+            "Training loss (lower is better)",
+            340,
+            showlegend=False,
+            xaxis=epoch_axis(epochs),
+            yaxis=axis("loss (cross-entropy)", rangemode="tozero"),
+        ),
+    )
 
 
 def accuracy_figure(
@@ -309,23 +393,29 @@ def accuracy_figure(
     val_accuracy: np.ndarray,
     epochs: float | None = None,
 ) -> go.Figure:
-    fig = go.Figure()
-    _raw_and_trend(fig, epoch, train_accuracy, train_accuracy_trend, "training digits", "%{y:.1%}")
-    fig.add_trace(
-        go.Scatter(
-            x=val_epoch,
-            y=val_accuracy,
-            mode="lines+markers",
-            line={"color": VAL_LINE, "width": 2, "dash": "dot"},
-            marker={"size": 10},
-            name="validation digits",
-            hovertemplate="epoch %{x:.2f}: %{y:.1%}<extra></extra>",
-        )
+    validation = {
+        "type": "scatter",
+        "x": val_epoch,
+        "y": val_accuracy,
+        "mode": "lines+markers",
+        "line": {"color": VAL_LINE, "width": 2, "dash": "dot"},
+        "marker": {"size": 10},
+        "name": "validation digits",
+        "hovertemplate": "epoch %{x:.2f}: %{y:.1%}<extra></extra>",
+    }
+    trained = _raw_and_trend(
+        epoch, train_accuracy, train_accuracy_trend, "training digits", "%{y:.1%}"
     )
-    _epoch_axis(fig, epochs)
-    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%")
-    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
-    return _style(fig, "Accuracy (higher is better)", height=340)
+    return figure(
+        [*trained, validation],
+        layout(
+            "Accuracy (higher is better)",
+            340,
+            legend=LEGEND_BELOW,
+            xaxis=epoch_axis(epochs),
+            yaxis=axis("accuracy", range=[0, 1.02], tickformat=".0%"),
+        ),
+    )
 
 
 def class_counts_figure(counts, title: str = "Images per digit") -> go.Figure:
@@ -334,22 +424,27 @@ def class_counts_figure(counts, title: str = "Images per digit") -> go.Figure:
     The bars lie down, one row per digit, so each count is written in full at a size a
     projector shows: ten standing bars leave each number about 20 pixels of width."""
     counts = np.asarray(counts)  # (10,)
-    fig = go.Figure(
-        go.Bar(
-            x=counts,
-            y=[str(d) for d in range(NUM_CLASSES)],
-            orientation="h",
-            marker={"color": list(CLASS_COLOURS)},
-            text=[f"{c:,}" for c in counts],
-            textposition="outside",
-            constraintext="none",  # plotly would otherwise shrink the text to fit
-            cliponaxis=False,
-            hovertemplate="digit %{y}: %{x:,} images<extra></extra>",
-        )
+    bars = {
+        "type": "bar",
+        "x": counts,
+        "y": [str(d) for d in range(NUM_CLASSES)],
+        "orientation": "h",
+        "marker": {"color": list(CLASS_COLOURS)},
+        "text": [f"{c:,}" for c in counts],
+        "textposition": "outside",
+        "constraintext": "none",  # plotly would otherwise shrink the text to fit
+        "cliponaxis": False,
+        "hovertemplate": "digit %{y}: %{x:,} images<extra></extra>",
+    }
+    return figure(
+        [bars],
+        layout(
+            title,
+            340,
+            xaxis=axis("images", range=[0, max(int(counts.max()), 1) * 1.25]),
+            yaxis=axis("digit", type="category", autorange="reversed"),
+        ),
     )
-    fig.update_yaxes(title_text="digit", type="category", autorange="reversed")
-    fig.update_xaxes(title_text="images", range=[0, max(int(counts.max()), 1) * 1.25])
-    return _style(fig, title, height=340)
 
 
 def digit_grid_figure(images: np.ndarray, labels: np.ndarray, columns: int = 10) -> go.Figure:
@@ -368,26 +463,37 @@ def digit_grid_figure(images: np.ndarray, labels: np.ndarray, columns: int = 10)
         top, left = r * cell_y + gap_y, c * cell_x
         mosaic[top : top + SEQ_LEN, left : left + SEQ_LEN] = image / scale
 
-    fig = go.Figure(
-        go.Heatmap(
-            z=mosaic,
-            colorscale="gray",
-            zmin=0.0,
-            zmax=1.0,
-            showscale=False,
-            hoverinfo="skip",
-        )
-    )
+    pixels = {
+        "type": "heatmap",
+        "z": mosaic,
+        "colorscale": GREYS,
+        "zmin": 0.0,
+        "zmax": 1.0,
+        "showscale": False,
+        "hoverinfo": "skip",
+    }
+    names = []
     for i, label in enumerate(labels):
         r, c = divmod(i, columns)
-        fig.add_annotation(
-            x=c * cell_x + SEQ_LEN / 2 - 0.5,
-            y=r * cell_y + gap_y - 1,
-            text=f"<b>{int(label)}</b>",
-            showarrow=False,
-            yanchor="bottom",
-            font={"size": FONT_SIZE + 1},
+        names.append(
+            {
+                "x": c * cell_x + SEQ_LEN / 2 - 0.5,
+                "y": r * cell_y + gap_y - 1,
+                "text": f"<b>{int(label)}</b>",
+                "showarrow": False,
+                "yanchor": "bottom",
+                "font": {"size": FONT_SIZE + 1},
+            }
         )
-    fig.update_xaxes(visible=False, range=[-0.5, width - 0.5])
-    fig.update_yaxes(visible=False, range=[height - 0.5, -0.5], scaleanchor="x", constrain="domain")
-    return _style(fig, "Some of the digits, with their labels", height=60 + rows * 80)
+    across = axis(visible=False, range=[-0.5, width - 0.5])
+    down = axis(visible=False, range=[height - 0.5, -0.5], scaleanchor="x", constrain="domain")
+    return figure(
+        [pixels],
+        layout(
+            "Some of the digits, with their labels",
+            60 + rows * 80,
+            annotations=names,
+            xaxis=across,
+            yaxis=down,
+        ),
+    )

@@ -39,7 +39,7 @@ def rows_figure(
     (or under the column) that step reads: how much less sure of `predicted` the network is
     when that step's input is blanked. Rows: bars to the right, sharing the image's rows;
     columns: bars below, sharing its columns."""
-    fig = figures.input_figure(image, step, reading_order)
+    data, layout = figures.input_spec(image, step, reading_order)
     drops = tenfolds(evidence_drop)  # (T,)
     steps = np.arange(1, len(drops) + 1)
     kind, _ = figures.current_cell(1, reading_order)
@@ -55,38 +55,34 @@ def rows_figure(
     limit = max(MIN_RANGE, float(np.abs(drops).max(initial=0.0))) * 1.08
     doubt = drops.min(initial=0.0)  # the longest bar to the left, if any
     low = 1.08 * doubt if doubt < -0.02 * limit else 0.0
-    bars = {"marker": {"color": colours}, "hovertext": hover, "hoverinfo": "text"}
+    bars = {"type": "bar", "marker": {"color": colours}, "hovertext": hover, "hoverinfo": "text"}
     scale = {
         "range": [low, limit],
         "zeroline": True,
         "zerolinecolor": "#888",
         "showgrid": False,
         **times_ticks(low, limit, most=2 if kind == "row" else 1),
-        "tickfont": {"size": figures.FONT_SIZE - 2, "color": figures.INK},
+        "tickfont": figures.text(figures.FONT_SIZE - 2),
         "title": {
             "text": f"times less sure<br>without the {kind}",
-            "font": {"size": figures.FONT_SIZE - 2, "color": figures.INK},
+            "font": figures.text(figures.FONT_SIZE - 2),
         },
     }
 
     if kind == "row":  # bars lie beside the image, on its rows
-        fig.add_trace(go.Bar(x=drops, y=where, orientation="h", xaxis="x2", yaxis="y", **bars))
-        fig.update_layout(
-            xaxis={"domain": [0.0, 0.64], "constraintoward": "right"},
-            xaxis2={"domain": [0.68, 1.0], "anchor": "y", **scale},
-        )
+        bars |= {"x": drops, "y": where, "orientation": "h", "xaxis": "x2", "yaxis": "y"}
+        layout["xaxis"] |= {"domain": [0.0, 0.64], "constraintoward": "right"}
+        layout["xaxis2"] = {"domain": [0.68, 1.0], "anchor": "y", **scale}
         height = 400
     else:  # columns: bars stand under the image, on its columns
-        fig.add_trace(go.Bar(x=where, y=drops, xaxis="x", yaxis="y2", **bars))
+        bars |= {"x": where, "y": drops, "xaxis": "x", "yaxis": "y2"}
         # the image's column axis is shared with the bars: its numbers go under the bars
-        fig.update_layout(
-            yaxis={"domain": [0.3, 1.0]},
-            yaxis2={"domain": [0.0, 0.24], "anchor": "x", **scale},
-            xaxis={"anchor": "y2"},
-        )
+        layout["yaxis"] |= {"domain": [0.3, 1.0]}
+        layout["yaxis2"] = {"domain": [0.0, 0.24], "anchor": "x", **scale}
+        layout["xaxis"] |= {"anchor": "y2"}
         height = 540
-    fig.update_layout(showlegend=False, height=height, bargap=0.15)
-    return fig
+    layout |= {"showlegend": False, "height": height, "bargap": 0.15}
+    return figures.figure([*data, bars], layout)
 
 
 def times_ticks(low: float, high: float, most: int = 2) -> dict:
@@ -157,91 +153,83 @@ def path_figure(
     span = float((high - low).max()) + 1e-6
     pad = 0.08 * span
 
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=ends[:, 0],
-            y=ends[:, 1],
-            mode="markers+text",
-            name="typical ends",
-            text=[f"<b>{d}</b>" for d in range(len(ends))],
-            textposition="middle center",
-            textfont={"size": figures.FONT_SIZE + 5, "color": list(figures.CLASS_COLOURS)},
-            marker={"size": 34, "color": list(figures.CLASS_COLOURS), "opacity": FAINT_END},
-            hovertemplate="where the memory typically ends for a %{text}<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[start[0], shown[0, 0]],
-            y=[start[1], shown[0, 1]],
-            mode="lines+markers+text",
-            name="start",
-            text=["start", ""],
-            textposition="bottom center",
-            line={"color": PATH, "width": 1.5, "dash": "dot"},
-            marker={"size": [10, 0], "color": PATH, "symbol": "x"},
-            hovertemplate="the empty memory, before step 1<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=shown[:, 0],
-            y=shown[:, 1],
-            mode="lines+markers+text",
-            name="path",
-            text=_step_labels(shown, step, span),
-            textposition="top right",
-            textfont={"size": figures.FONT_SIZE - 2, "color": PATH},
-            line={"color": PATH, "width": 2},
-            marker={
-                "size": 9,
-                "color": [figures.CLASS_COLOURS[d] for d in leaders],
-                "line": {"color": "white", "width": 1},
-            },
-            hovertext=[
-                f"step {s} ({kind} {figures.current_cell(int(s), reading_order)[1]}): "
-                f"leaning to {d} ({p:.0%})"
-                for s, d, p in zip(steps, leaders, confidence, strict=True)
-            ],
-            hoverinfo="text",
-        )
-    )
+    ends_trace = {
+        "type": "scatter",
+        "x": ends[:, 0],
+        "y": ends[:, 1],
+        "mode": "markers+text",
+        "name": "typical ends",
+        "text": [f"<b>{d}</b>" for d in range(len(ends))],
+        "textposition": "middle center",
+        "textfont": {"size": figures.FONT_SIZE + 5, "color": list(figures.CLASS_COLOURS)},
+        "marker": {"size": 34, "color": list(figures.CLASS_COLOURS), "opacity": FAINT_END},
+        "hovertemplate": "where the memory typically ends for a %{text}<extra></extra>",
+    }
+    start_trace = {
+        "type": "scatter",
+        "x": [start[0], shown[0, 0]],
+        "y": [start[1], shown[0, 1]],
+        "mode": "lines+markers+text",
+        "name": "start",
+        "text": ["start", ""],
+        "textposition": "bottom center",
+        "line": {"color": PATH, "width": 1.5, "dash": "dot"},
+        "marker": {"size": [10, 0], "color": PATH, "symbol": "x"},
+        "hovertemplate": "the empty memory, before step 1<extra></extra>",
+    }
+    path = {
+        "type": "scatter",
+        "x": shown[:, 0],
+        "y": shown[:, 1],
+        "mode": "lines+markers+text",
+        "name": "path",
+        "text": _step_labels(shown, step, span),
+        "textposition": "top right",
+        "textfont": {"size": figures.FONT_SIZE - 2, "color": PATH},
+        "line": {"color": PATH, "width": 2},
+        "marker": {
+            "size": 9,
+            "color": [figures.CLASS_COLOURS[d] for d in leaders],
+            "line": {"color": "white", "width": 1},
+        },
+        "hovertext": [
+            f"step {s} ({kind} {figures.current_cell(int(s), reading_order)[1]}): "
+            f"leaning to {d} ({p:.0%})"
+            for s, d, p in zip(steps, leaders, confidence, strict=True)
+        ],
+        "hoverinfo": "text",
+    }
     here = points[step - 1]
-    fig.add_trace(
-        go.Scatter(
-            x=[here[0]],
-            y=[here[1]],
-            mode="markers",
-            name="now",
-            marker={
-                "size": 22,
-                "color": "rgba(0,0,0,0)",
-                "line": {"color": figures.ACCENT, "width": 4},
-            },
-            hoverinfo="skip",
-        )
-    )
-
-    fig.update_xaxes(
-        range=[low[0] - pad, high[0] + pad],
-        title_text="direction 1",
-        showticklabels=False,
-        showgrid=False,
-        zeroline=False,
-    )
-    fig.update_yaxes(
+    now = {
+        "type": "scatter",
+        "x": [here[0]],
+        "y": [here[1]],
+        "mode": "markers",
+        "name": "now",
+        "marker": {
+            "size": 22,
+            "color": "rgba(0,0,0,0)",
+            "line": {"color": figures.ACCENT, "width": 4},
+        },
+        "hoverinfo": "skip",
+    }
+    plain = {"showticklabels": False, "showgrid": False, "zeroline": False}
+    across = figures.axis("direction 1", range=[low[0] - pad, high[0] + pad], **plain)
+    down = figures.axis(
+        "direction 2",
         range=[low[1] - pad, high[1] + pad],
-        title_text="direction 2",
-        showticklabels=False,
-        showgrid=False,
-        zeroline=False,
+        **plain,
         scaleanchor="x",
         constrain="domain",
     )
-    fig.update_layout(showlegend=False)
-    title = f"Where the memory travels (now step {step})"
-    return figures._style(fig, title, height=420)
+    layout = figures.layout(
+        f"Where the memory travels (now step {step})",
+        420,
+        showlegend=False,
+        xaxis=across,
+        yaxis=down,
+    )
+    return figures.figure([ends_trace, start_trace, path, now], layout)
 
 
 def _step_labels(shown: np.ndarray, step: int, span: float, min_gap: float = 0.05) -> list[str]:

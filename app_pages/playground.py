@@ -508,8 +508,7 @@ def _reading(reading: Reading, polling: bool) -> None:
     with bottom_left:
         path_view(reading, step)
     with bottom_right:
-        fig = figures.probability_lines(trace.probabilities, step)
-        fig.update_xaxes(title_text=f"step ({STEP_UNITS[order][:-1]} read)")
+        fig = figures.probability_lines(trace.probabilities, step, order)
         show.chart(fig, key="probability_lines")
         st.caption(
             f"How likely each digit looks after every {STEP_UNITS[order][:-1]}: the network "
@@ -551,9 +550,8 @@ def heatmap_view(trace, config, layer: int, view: str, sentence: str, step: int)
     else:
         states = trace.gates[layer][view.removesuffix(" gate")]
     label = view if config.num_layers == 1 else f"{view}, layer {layer + 1}"
-    fig = figures.state_heatmap(states, step, label, gate=view.endswith(" gate"))
-    if config.reading_order == "columns":
-        fig.update_yaxes(title_text="step (column read)")
+    gate = view.endswith(" gate")
+    fig = figures.state_heatmap(states, step, label, gate, config.reading_order)
     show.chart(fig, key="state_heatmap")
     st.caption(sentence)
 

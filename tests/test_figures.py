@@ -200,3 +200,31 @@ def test_a_gate_heatmap_keeps_the_0_to_1_range_of_a_sigmoid():
     assert (heatmap.data[0].zmin, heatmap.data[0].zmax) == (0.0, 1.0)
     assert heatmap.layout.title.text.startswith("Gate: forget gate")
     assert np.isnan(np.asarray(heatmap.data[0].z, dtype=float)[10:]).all()
+
+
+def test_layout_adds_dict_settings_into_the_house_ones():
+    spec = figures.layout("t", 300, margin={"t": 0}, xaxis=figures.axis("epoch", range=[0, 3]))
+    assert spec["height"] == 300
+    assert spec["margin"] == {"l": 10, "r": 10, "t": 0, "b": 10}
+    assert figures.layout("t", 300, showlegend=False)["showlegend"] is False
+    assert spec["xaxis"]["title"] == {"text": "epoch", "font": figures.text()}
+    assert spec["xaxis"]["tickfont"] == figures.text()  # kept from the house axis
+    assert spec["xaxis"]["range"] == [0, 3]
+    assert spec["yaxis"] == figures.axis()  # untouched
+    legend = figures.layout("t", 300, legend={"x": 0})["legend"]
+    assert legend == {"font": figures.text(), "x": 0}
+
+
+@pytest.mark.parametrize(
+    "order,title",
+    [
+        ("rows", "step (row read)"),
+        ("rows_reversed", "step (row read, from the bottom)"),
+        ("columns", "step (column read)"),
+    ],
+)
+def test_step_axes_say_what_a_step_reads(order, title):
+    probabilities = np.full((28, 10), 0.1, np.float32)
+    assert figures.probability_lines(probabilities, 3, order).layout.xaxis.title.text == title
+    heatmap = figures.state_heatmap(np.zeros((28, 4), np.float32), 3, reading_order=order)
+    assert heatmap.layout.yaxis.title.text == title
