@@ -1,9 +1,10 @@
 """Server-side time of the Playground, from a canvas image to prediction, trace and figures.
 
-For each drawing: preprocess the (280, 280, 4) canvas array, trace it through the model, build
-every figure the page shows and serialise them as Streamlit does (plotly JSON). Drawings are the
-canvas-like PNGs in shared/data/canvas-a when that folder is there, else canvases made from the
-embedded digits.
+For each drawing: preprocess the (280, 280, 4) canvas array, trace it through the model, blank
+each row in turn (which rows mattered), build the five charts the page shows and serialise them
+as Streamlit does (plotly JSON). The memory's map is fitted once per model beforehand, as the
+page does. Drawings are the canvas-like PNGs in shared/data/canvas-a when that folder is there,
+else canvases made from the embedded digits.
 
     python -m bench.playground_latency [--canvas DIR] [--repeats 3]
 """
@@ -17,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from app_pages import figures
+from app_pages import figures, inside_figures
 from rnn_model import BUNDLED_CELLS, bundled_path, load_model, trace
+from rnn_model.analysis import HiddenMap, fit_hidden_map, step_importance
 from rnn_model.preprocess import preprocess
 from training.data import load_training_data
 
@@ -36,13 +38,31 @@ def canvases(folder: Path) -> list[np.ndarray]:
     ]
 
 
-def one_drawing(model, canvas: np.ndarray, step: int = 14) -> tuple[float, int]:
+def one_drawing(model, hidden_map: HiddenMap, canvas: np.ndarray, step: int = 14):
+    """(seconds, bytes of figure JSON) for one drawing."""
     start = time.perf_counter()
     prepared = preprocess(canvas)
     reading = trace(model, prepared.image)
+    mattered = step_importance(model, prepared.image)
+    top = reading.hidden[-1]  # (T, H)
     shown = [
-        figures.input_figure(prepared.image, step),
-        figures.state_heatmap(reading.hidden[-1], step),
+        inside_figures.rows_figure(
+            prepared.image,
+            step,
+            "rows",
+            mattered.predicted,
+            mattered.evidence_drop,
+            mattered.probability_drop,
+            mattered.answers,
+        ),
+        figures.state_heatmap(top, step),
+        inside_figures.path_figure(
+            hidden_map.project(top),
+            step,
+            hidden_map.class_ends,
+            reading.probabilities,
+            hidden_map.project(np.zeros(top.shape[1], dtype=np.float32)),
+        ),
         figures.probability_lines(reading.probabilities, step),
         figures.final_bars(reading.probabilities[-1]),
     ]
@@ -61,13 +81,15 @@ def main() -> None:
         "drawings": len(drawings),
         "source": str(args.canvas) if args.canvas.is_dir() else "embedded sample",
     }
+    val = load_training_data("sample").val
     for cell in BUNDLED_CELLS:
         model, _ = load_model(bundled_path(cell))
-        one_drawing(model, drawings[0])  # warm up plotly's validators and torch
+        hidden_map = fit_hidden_map(model, val.images, val.labels)
+        one_drawing(model, hidden_map, drawings[0])  # warm up plotly and torch
         times, sizes = [], []
         for _ in range(args.repeats):
             for canvas in drawings:
-                seconds, size = one_drawing(model, canvas)
+                seconds, size = one_drawing(model, hidden_map, canvas)
                 times.append(seconds * 1000)
                 sizes.append(size)
         times.sort()
