@@ -4,6 +4,8 @@ Presentation mode is for a projector: larger text and figures, fewer controls. I
 the browser session and to the address (`?present=1`), so a bookmark opens in it.
 """
 
+import re
+
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -69,33 +71,37 @@ def plot_config(name: str) -> dict:
     }
 
 
+AXIS = re.compile(r"[xy]axis\d*")  # layout keys of axes: xaxis, yaxis2, ...
+
+
 def enlarge(fig: go.Figure, factor: float, scale_height: bool = True) -> go.Figure:
-    """Every font (and, unless told not to, the height) of `fig` times `factor`, for
-    presentation mode."""
+    """A copy of `fig` with every layout font (and, unless told not to, the height) times
+    `factor`, for presentation mode.
 
-    def grow(size):
-        return None if size is None else round(size * factor)
+    The copy is made from plain dicts: changing fonts through plotly's objects cost 5-9 ms a
+    figure, ten times what building it costs (figures.figure)."""
+    spec = fig.to_plotly_json()
+    layout = spec["layout"]
+    base = layout.get("font", {}).get("size") or 12  # plotly's own default
 
-    layout = fig.layout
-    fig.update_layout(
-        font_size=grow(layout.font.size or 12),
-        title_font_size=grow(layout.title.font.size),
-        legend_font_size=grow(layout.legend.font.size),
-        height=grow(layout.height) if scale_height else layout.height,
-    )
-    fig.for_each_xaxis(
-        lambda a: a.update(
-            tickfont_size=grow(a.tickfont.size), title_font_size=grow(a.title.font.size)
-        )
-    )
-    fig.for_each_yaxis(
-        lambda a: a.update(
-            tickfont_size=grow(a.tickfont.size), title_font_size=grow(a.title.font.size)
-        )
-    )
-    for annotation in layout.annotations:
-        annotation.font.size = grow(annotation.font.size or layout.font.size)
-    return fig
+    def grow(font: dict | None, default: float | None = None) -> None:
+        size = (font or {}).get("size") or default
+        if font is not None and size is not None:
+            font["size"] = round(size * factor)
+
+    layout["font"] = layout.get("font", {}) | {"size": round(base * factor)}
+    grow(layout.get("title", {}).get("font"))
+    grow(layout.get("legend", {}).get("font"))
+    for key, axis in layout.items():
+        if AXIS.fullmatch(key):
+            grow(axis.get("tickfont"))
+            grow(axis.get("title", {}).get("font"))
+    for annotation in layout.get("annotations", []):
+        annotation["font"] = annotation.get("font", {})
+        grow(annotation["font"], default=base)
+    if scale_height and layout.get("height"):
+        layout["height"] = round(layout["height"] * factor)
+    return go.Figure(spec, _validate=False)
 
 
 def chart(fig: go.Figure, key: str, scale_height: bool = True, **kwargs):
@@ -103,7 +109,7 @@ def chart(fig: go.Figure, key: str, scale_height: bool = True, **kwargs):
 
     Returns what st.plotly_chart returns (the selection, when `on_select` is given)."""
     if presenting():
-        enlarge(fig, SCALE, scale_height)
+        fig = enlarge(fig, SCALE, scale_height)
     return st.plotly_chart(fig, config=plot_config(key), key=key, **kwargs)
 
 

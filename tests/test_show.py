@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from app_pages import figures, show
+from app_pages import figures, inside_figures, show
 from tests.test_app import _upload
 
 
@@ -26,14 +26,23 @@ def test_enlarge_scales_every_font_and_the_height():
     fig = figures.final_bars(np.full(10, 0.1))
     height = fig.layout.height
 
-    show.enlarge(fig, 2.0)
+    fig = show.enlarge(fig, 2.0)
 
     assert fig.layout.height == 2 * height
     assert fig.layout.font.size == 2 * figures.FONT_SIZE
     assert fig.layout.title.font.size == 2 * figures.TITLE_SIZE
     assert fig.layout.xaxis.tickfont.size == 2 * figures.FONT_SIZE
     assert fig.layout.yaxis.title.font.size == 2 * figures.FONT_SIZE
-    assert all(a.font.size == 2 * figures.FONT_SIZE for a in fig.layout.annotations)
+    assert figures.final_bars(np.full(10, 0.1)).layout.font.size == figures.FONT_SIZE  # a copy
+
+
+def test_enlarge_reaches_second_axes_and_annotations():
+    grid = figures.digit_grid_figure(np.zeros((3, 28, 28), np.uint8), np.arange(3))
+    grid = show.enlarge(grid, 2.0)
+    assert [a.font.size for a in grid.layout.annotations] == [2 * (figures.FONT_SIZE + 1)] * 3
+    drops = np.linspace(-1, 3, 28)
+    rows = inside_figures.rows_figure(np.zeros((28, 28)), 3, "rows", 1, drops, drops, np.ones(28))
+    assert show.enlarge(rows, 2.0).layout.xaxis2.tickfont.size == 2 * (figures.FONT_SIZE - 2)
 
 
 def test_every_figure_offers_only_a_png_download():
@@ -85,7 +94,7 @@ def test_a_figure_can_keep_its_height_when_enlarged():
     fig = figures.final_bars(np.full(10, 0.1))
     height = fig.layout.height
 
-    show.enlarge(fig, 2.0, scale_height=False)
+    fig = show.enlarge(fig, 2.0, scale_height=False)
 
     assert fig.layout.height == height
     assert fig.layout.font.size == 2 * figures.FONT_SIZE
