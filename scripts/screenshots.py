@@ -78,9 +78,11 @@ def playground(page, url: str, out: Path, size: str) -> None:
     expect(metric).to_be_visible(timeout=WAIT_MS)
     shoot(page, out, f"{size}-playground-drawn")
 
-    reading = plotly_chart(page, "Memory")
-    expect(reading).to_be_visible(timeout=WAIT_MS)
+    # the step views lie below the fold at 1280x720, and plotly draws a chart once it is seen
     slider = page.get_by_role("slider", name="Step (rows read)")
+    slider.scroll_into_view_if_needed()
+    reading = plotly_chart(page, "Memory: hidden state")
+    expect(reading).to_be_visible(timeout=WAIT_MS)
     slider.focus()
     title = plotly_chart(page, "What the network reads").locator(".gtitle")
     for step in range(27, 14, -1):  # back to step 15, half the digit read
