@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from app_pages.figures import LEGEND_BELOW, axis, epoch_axis, figure, layout
+from app_pages.figures import LEGEND_BELOW, axis, epoch_axis, figure, layout, line_trace
 
 CELL_COLOURS = {  # the Okabe-Ito palette, which colour-blind readers can tell apart
     "Vanilla RNN (tanh)": "#D55E00",  # vermillion
@@ -39,15 +39,14 @@ class Curves:
 def compare_loss_figure(runs: list[Curves], epochs: float | None = None) -> go.Figure:
     """Each run's training loss, one line per cell in its colour."""
     lines = [
-        {
-            "type": "scatter",
-            "x": run.epoch,
-            "y": run.loss,
-            "mode": "lines",
-            "name": run.label,
-            "line": {"color": cell_colour(run.label), "width": 3.5},
-            "hovertemplate": f"{run.label}, epoch %{{x:.2f}}: loss %{{y:.3f}}<extra></extra>",
-        }
+        line_trace(
+            run.epoch,
+            run.loss,
+            run.label,
+            cell_colour(run.label),
+            3.5,
+            f"{run.label}, epoch %{{x:.2f}}: loss %{{y:.3f}}<extra></extra>",
+        )
         for run in runs
     ]
     return figure(
@@ -65,16 +64,16 @@ def compare_loss_figure(runs: list[Curves], epochs: float | None = None) -> go.F
 def compare_accuracy_figure(runs: list[Curves], epochs: float | None = None) -> go.Figure:
     """Each run's validation accuracy, one line of points per cell in its colour."""
     lines = [
-        {
-            "type": "scatter",
-            "x": run.val_epoch,
-            "y": run.val_accuracy,
-            "mode": "lines+markers",
-            "name": run.label,
-            "line": {"color": cell_colour(run.label), "width": 3},
-            "marker": {"size": 7},
-            "hovertemplate": f"{run.label}, epoch %{{x:.2f}}: %{{y:.1%}}<extra></extra>",
-        }
+        line_trace(
+            run.val_epoch,
+            run.val_accuracy,
+            run.label,
+            cell_colour(run.label),
+            3,
+            f"{run.label}, epoch %{{x:.2f}}: %{{y:.1%}}<extra></extra>",
+            mode="lines+markers",
+            marker={"size": 7},
+        )
         for run in runs
     ]
     return figure(

@@ -97,6 +97,20 @@ def figure(data: list[dict], layout_: dict) -> go.Figure:
     return go.Figure({"data": data, "layout": layout_}, _validate=False)
 
 
+def line_trace(
+    x, y, name: str, colour: str, width: float, hover: str | None, dash: str | None = None, **more
+) -> dict:
+    """A scatter trace drawn as a line of one colour. `hover` is its hover template (None: the
+    line answers no hover); `more` adds or replaces trace settings."""
+    line = {"color": colour, "width": width} | ({"dash": dash} if dash else {})
+    trace = {"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name, "line": line}
+    if hover is None:
+        trace["hoverinfo"] = "skip"
+    else:
+        trace["hovertemplate"] = hover
+    return trace | more
+
+
 STEP_TITLES = {  # reading order -> what a step axis counts
     "rows": "step (row read)",
     "rows_reversed": "step (row read, from the bottom)",
@@ -235,17 +249,9 @@ def probability_lines(
     for digit in range(NUM_CLASSES):
         y = probabilities[:, digit].copy()  # (T,)
         y[step:] = np.nan
-        lines.append(
-            {
-                "type": "scatter",
-                "x": steps,
-                "y": y,
-                "mode": "lines",
-                "name": str(digit),
-                "line": {"color": CLASS_COLOURS[digit], "width": 5 if digit == leader else 2},
-                "hovertemplate": f"digit {digit}, step %{{x}}: %{{y:.0%}}<extra></extra>",
-            }
-        )
+        width = 5 if digit == leader else 2
+        hover = f"digit {digit}, step %{{x}}: %{{y:.0%}}<extra></extra>"
+        lines.append(line_trace(steps, y, str(digit), CLASS_COLOURS[digit], width, hover))
     # dashed ink, not the accent: an amber line would pass for digit 1's orange one
     now = {"type": "line", "xref": "x", "x0": step, "x1": step, "yref": "y domain", "y0": 0}
     now |= {"y1": 1, "line": {"color": INK, "width": 2, "dash": "dash"}}
@@ -347,26 +353,12 @@ def epoch_axis(epochs: float | None, **settings) -> dict:
 
 def _raw_and_trend(epoch, raw, trend, name: str, hover: str) -> list[dict]:
     """The jumpy values faintly, their trend boldly, in the same colour."""
-    raw_line = {
-        "type": "scatter",
-        "x": epoch,
-        "y": raw,
-        "mode": "lines",
-        "line": {"color": LINE, "width": 1.5},
-        "opacity": 0.3,
-        "name": f"{name}, each record",
-        "showlegend": False,
-        "hoverinfo": "skip",
-    }
-    trend_line = {
-        "type": "scatter",
-        "x": epoch,
-        "y": trend,
-        "mode": "lines",
-        "line": {"color": LINE, "width": 3.5},
-        "name": name,
-        "hovertemplate": f"epoch %{{x:.2f}}: {hover}<extra></extra>",
-    }
+    raw_line = line_trace(
+        epoch, raw, f"{name}, each record", LINE, 1.5, None, opacity=0.3, showlegend=False
+    )
+    trend_line = line_trace(
+        epoch, trend, name, LINE, 3.5, f"epoch %{{x:.2f}}: {hover}<extra></extra>"
+    )
     return [raw_line, trend_line]
 
 
@@ -393,16 +385,17 @@ def accuracy_figure(
     val_accuracy: np.ndarray,
     epochs: float | None = None,
 ) -> go.Figure:
-    validation = {
-        "type": "scatter",
-        "x": val_epoch,
-        "y": val_accuracy,
-        "mode": "lines+markers",
-        "line": {"color": VAL_LINE, "width": 2, "dash": "dot"},
-        "marker": {"size": 10},
-        "name": "validation digits",
-        "hovertemplate": "epoch %{x:.2f}: %{y:.1%}<extra></extra>",
-    }
+    validation = line_trace(
+        val_epoch,
+        val_accuracy,
+        "validation digits",
+        VAL_LINE,
+        2,
+        "epoch %{x:.2f}: %{y:.1%}<extra></extra>",
+        dash="dot",
+        mode="lines+markers",
+        marker={"size": 10},
+    )
     trained = _raw_and_trend(
         epoch, train_accuracy, train_accuracy_trend, "training digits", "%{y:.1%}"
     )
