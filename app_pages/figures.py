@@ -261,7 +261,7 @@ def probability_lines(
             f"How sure it is after each step (now step {step})",
             400,
             shapes=[now],
-            legend={"title": {"text": "digit"}, "traceorder": "normal"},
+            legend={"title": {"text": "digit", "font": text()}, "traceorder": "normal"},
             xaxis=axis(step_title(reading_order), range=[0.5, SEQ_LEN + 0.5], showgrid=False),
             yaxis=axis("probability", range=[0, 1.02], tickformat=".0%"),
         ),

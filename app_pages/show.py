@@ -92,6 +92,7 @@ def enlarge(fig: go.Figure, factor: float, scale_height: bool = True) -> go.Figu
     layout["font"] = layout.get("font", {}) | {"size": round(base * factor)}
     grow(layout.get("title", {}).get("font"))
     grow(layout.get("legend", {}).get("font"))
+    grow(layout.get("legend", {}).get("title", {}).get("font"))
     for key, axis in layout.items():
         if AXIS.fullmatch(key):
             grow(axis.get("tickfont"))

@@ -36,13 +36,15 @@ def test_enlarge_scales_every_font_and_the_height():
     assert figures.final_bars(np.full(10, 0.1)).layout.font.size == figures.FONT_SIZE  # a copy
 
 
-def test_enlarge_reaches_second_axes_and_annotations():
+def test_enlarge_reaches_second_axes_annotations_and_legend_titles():
     grid = figures.digit_grid_figure(np.zeros((3, 28, 28), np.uint8), np.arange(3))
     grid = show.enlarge(grid, 2.0)
     assert [a.font.size for a in grid.layout.annotations] == [2 * (figures.FONT_SIZE + 1)] * 3
     drops = np.linspace(-1, 3, 28)
     rows = inside_figures.rows_figure(np.zeros((28, 28)), 3, "rows", 1, drops, drops, np.ones(28))
     assert show.enlarge(rows, 2.0).layout.xaxis2.tickfont.size == 2 * (figures.FONT_SIZE - 2)
+    lines = show.enlarge(figures.probability_lines(np.full((28, 10), 0.1), 5), 2.0)
+    assert lines.layout.legend.title.font.size == 2 * figures.FONT_SIZE
 
 
 def test_every_figure_offers_only_a_png_download():
