@@ -10,7 +10,13 @@ from app_pages import figures, inside, inside_figures, show, state
 from app_pages.text import plain, uploaded_label
 from rnn_model import BUNDLED_MODELS, ModelConfig, ModelFileError, Trace
 from rnn_model.analysis import StepImportance, decided_at
-from rnn_model.preprocess import ImageError, Preprocessed, load_image, preprocess
+from rnn_model.preprocess import (
+    ImageError,
+    Preprocessed,
+    load_image,
+    more_ink_than_a_digit,
+    preprocess,
+)
 
 CELL_NAMES = {"gru": "GRU", "lstm": "LSTM", "rnn": "vanilla RNN"}
 A_CELL = {"GRU": "a GRU", "LSTM": "an LSTM", "vanilla RNN": "a vanilla RNN"}
@@ -402,7 +408,7 @@ def state_views(cell: str) -> dict[str, str]:
     return {view: STATE_VIEWS[view] for view in CELL_VIEWS[cell]}
 
 
-def prediction_view(trace, reading_order: str) -> None:
+def prediction_view(trace, image: np.ndarray, reading_order: str) -> None:
     st.metric(
         "Prediction",
         str(trace.prediction),
@@ -410,6 +416,13 @@ def prediction_view(trace, reading_order: str) -> None:
         delta_color="off",
         delta_arrow="off",
     )
+    if more_ink_than_a_digit(image):
+        st.warning(
+            "This holds more ink than any digit the network learned from, so it is probably "
+            'not a digit. The network has no answer for "none of these": it must pick one '
+            "of 0 to 9, and how sure it says it is means little here.",
+            icon=":material/gesture:",
+        )
     if not show.presenting():  # on a projector the step views need the room
         show.chart(figures.final_bars(trace.probabilities[-1]), key="final_bars")
     decided = decided_at(trace.probabilities)
@@ -667,7 +680,7 @@ with right:
         if is_new:  # a new drawing starts fully read, or at the step its address names
             step = inside.take_pending_step() or figures.SEQ_LEN
             st.session_state.update(reading_step=step, playing=False)
-        prediction_view(trace, order)
+        prediction_view(trace, image, order)
 
 address = {
     "order": order,

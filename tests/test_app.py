@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from app_pages import state
 
@@ -98,6 +98,7 @@ def test_an_uploaded_digit_gets_a_prediction_and_every_view(app, digit_png):
     heatmap = _array(charts["state_heatmap"]["data"][0]["z"])
     assert heatmap.shape == (28, 128)  # the bundled GRU has 128 hidden units
     assert app.slider(key="step_slider").value == 28  # a new digit is shown fully read
+    assert not app.warning  # a digit is not taken for a scribble
 
 
 def test_the_step_control_reveals_the_trace_without_running_the_model_again(
@@ -159,6 +160,20 @@ def test_a_bad_upload_says_what_is_wrong(app):
         "That file is not an image: upload a PNG or JPEG of a digit."
     ]
     assert not [m for m in app.metric if m.label == "Prediction"]
+
+
+def test_a_scribble_is_read_with_a_warning_that_it_is_no_digit(app):
+    picture = Image.new("L", (280, 280), 0)
+    corners = [(20 + i * 12, 20 if i % 2 == 0 else 260) for i in range(21)]
+    ImageDraw.Draw(picture).line(corners, fill=255, width=18)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    _upload(app.run(), buffer.getvalue())
+
+    assert not app.exception
+    assert [m for m in app.metric if m.label == "Prediction"]  # still read, as the model must
+    (warning,) = app.warning
+    assert "more ink than any digit" in warning.value
 
 
 def test_a_blank_picture_is_not_read(app):

@@ -11,7 +11,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
 
 from rnn_model.preprocess import (
     NOTHING_DRAWN,
@@ -19,6 +19,7 @@ from rnn_model.preprocess import (
     ImageError,
     Preprocessed,
     load_image,
+    more_ink_than_a_digit,
     preprocess,
 )
 
@@ -334,3 +335,23 @@ def test_load_image_refuses_with_a_sentence(make, word):
     with pytest.raises(ImageError, match=word) as caught:
         load_image(make())
     assert str(caught.value).endswith(".")
+
+
+def _zigzag(lines: int = 21, width: int = 18) -> np.ndarray:
+    """A scribble: a thick zigzag from side to side of the canvas."""
+    picture = Image.new("L", CANVAS[::-1], 0)
+    corners = [(20 + i * 12, 20 if i % 2 == 0 else 260) for i in range(lines)]
+    ImageDraw.Draw(picture).line(corners, fill=255, width=width)
+    return white_on_black(np.asarray(picture))
+
+
+def test_a_scribble_holds_more_ink_than_a_digit():
+    scribble = preprocess(_zigzag())
+    assert not scribble.is_blank  # it is still read: the page warns beside the answer
+    assert more_ink_than_a_digit(scribble.image)
+
+
+@pytest.mark.parametrize("style", ["plain", "thick", "pen on paper"])
+def test_no_digit_holds_more_ink_than_a_digit(digits, style):
+    for digit in digits:
+        assert not more_ink_than_a_digit(preprocess(DRAWINGS[style](digit)).image)
