@@ -47,8 +47,8 @@ VIRIDIS = _colour_scale("Viridis")  # dark shut, bright open; readable in grey p
 
 
 def text(size: int = FONT_SIZE) -> dict:
-    """A font in the house colour; a new dict each time, as presentation mode enlarges fonts in
-    place (figure() hands plotly its dicts as they are)."""
+    """A font in the house colour. A new dict each time: figure() hands plotly its dicts as they
+    are, and a font dict shared by two places would be enlarged twice in presentation mode."""
     return {"size": size, "color": INK}
 
 
@@ -88,12 +88,11 @@ def layout(title: str, height: int, **settings) -> dict:
 def figure(data: list[dict], layout_: dict) -> go.Figure:
     """A figure from plain trace dicts and a layout dict, without plotly's checks.
 
-    Why: plotly checks every property at each add_trace and update_layout, which made the six
-    figures of a Playground drawing cost ~40 ms of server CPU; built from dicts unchecked
-    they cost a fifth of that (bench/playground_latency.py), and thirty drawers share two
-    cores. The checks run where they cost nothing: tests/test_figures_valid.py rebuilds every
-    figure builder's output with them (`_validate` is plotly's own switch, pinned with
-    plotly in requirements.txt)."""
+    Why: plotly checks every property at each add_trace and update_layout, which made a
+    Playground drawing cost 77 ms of server CPU; built from dicts unchecked it costs 13 ms
+    (bench/playground_latency.py), and thirty drawers share two cores. The checks run where
+    they cost nothing: tests/test_figures_valid.py rebuilds every builder's output with them
+    (`_validate` is plotly's own switch; plotly is pinned in requirements.txt)."""
     return go.Figure({"data": data, "layout": layout_}, _validate=False)
 
 
@@ -135,11 +134,9 @@ def step_axis(title: str = STEP_TITLES["rows"], reversed_: bool = True) -> dict:
 
 def current_step_box(x0: float, x1: float, y0: float, y1: float, fill: bool = True) -> dict:
     """The accent outline around what is read at the current step."""
-    box = {"type": "rect", "x0": x0, "x1": x1, "y0": y0, "y1": y1}
+    box = {"type": "rect", "name": "current step", "x0": x0, "x1": x1, "y0": y0, "y1": y1}
     box["line"] = {"color": ACCENT, "width": 3}
-    if fill:
-        box["fillcolor"] = ACCENT_FILL
-    return box | {"name": "current step"}
+    return box | {"fillcolor": ACCENT_FILL} if fill else box
 
 
 # -- playground ---------------------------------------------------------------------------
