@@ -173,6 +173,9 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
             520,
             **picked,
             hovermode="closest",
+            # any point of a cell is nearer its marker than any other: the whole cell answers
+            # a click, however large the cells grow (a marker alone covers 34 px)
+            hoverdistance=-1,
             clickmode="event+select",
             dragmode=False,
             xaxis=axis("read as", range=[-0.5, 9.5], **grid),

@@ -126,3 +126,9 @@ def test_an_enlarged_digit_copies_its_pixels():
     assert (big[12:16, 20:24] == 200).all() and big.sum() == 200 * 16
     with pytest.raises(ValueError):
         df.enlarged_digit(np.zeros((20, 20)))
+
+
+def test_a_click_anywhere_in_a_cell_picks_it():
+    # plotly picks the nearest marker with no distance limit; on a grid of cell centres the
+    # nearest is the cell's own (the browser test clicks near a corner)
+    assert df.confusion_figure(np.eye(10, dtype=int)).layout.hoverdistance == -1

@@ -1,6 +1,6 @@
 """The Training page's views inside a run, in a real browser: the gradient heatmap grows while
-the run goes; once stopped, a click on a cell of the confusion matrix lists its digits, and
-one of them opens in the Playground with the model trained here."""
+the run goes; once stopped, a click anywhere in a cell of the confusion matrix lists its
+digits, and one of them opens in the Playground with the model trained here."""
 
 import re
 
@@ -27,8 +27,8 @@ _WORST_CELL = """el => {
     }
     return best;
 }"""
-# where a cell's centre is on the page, from plotly's own axes
-_CELL_CENTRE = """(el, [x, y]) => {
+# where a point of the matrix (in cells) is on the page, from plotly's own axes
+_CELL_POINT = """(el, [x, y]) => {
     const box = el.getBoundingClientRect(), xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis;
     return [box.left + xa._offset + xa.l2p(x), box.top + ya._offset + ya.l2p(y)];
 }"""
@@ -62,11 +62,15 @@ def test_gradients_grow_live_and_a_clicked_cell_opens_a_digit_in_the_playground(
     expect(matrix).to_be_visible(timeout=UPDATE_MS)
     expect(page.get_by_text(re.compile(r"^Digits it read wrong: \d+ of 500$"))).to_be_visible()
 
-    # a click on the cell with most mistakes lists its digits
+    # a click near a corner of the cell with most mistakes lists its digits, also when
+    # presentation mode has made the cells larger than plotly's reach around a point
+    page.get_by_text("Presentation mode").first.click()
+    matrix = plotly_chart(page, CONFUSION)
+    expect(matrix).to_be_visible(timeout=UPDATE_MS)
     true, read_as, count = matrix.evaluate(_WORST_CELL)
     assert count > 0
     matrix.scroll_into_view_if_needed()
-    x, y = matrix.evaluate(_CELL_CENTRE, [read_as, true])
+    x, y = matrix.evaluate(_CELL_POINT, [read_as + 0.45, true + 0.45])
     page.mouse.click(x, y)
     heading = page.get_by_text(f"Digits {true} read as {read_as}: {count}", exact=True)
     expect(heading).to_be_visible(timeout=UPDATE_MS)
