@@ -97,6 +97,8 @@ def enlarge(fig: go.Figure, factor: float, scale_height: bool = True) -> go.Figu
         if AXIS.fullmatch(key):
             grow(axis.get("tickfont"))
             grow(axis.get("title", {}).get("font"))
+    for trace in spec["data"]:  # text written on the chart, such as the path's step numbers
+        grow(trace.get("textfont"))
     for annotation in layout.get("annotations", []):
         annotation["font"] = annotation.get("font", {})
         grow(annotation["font"], default=base)

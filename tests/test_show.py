@@ -36,7 +36,7 @@ def test_enlarge_scales_every_font_and_the_height():
     assert figures.final_bars(np.full(10, 0.1)).layout.font.size == figures.FONT_SIZE  # a copy
 
 
-def test_enlarge_reaches_second_axes_annotations_and_legend_titles():
+def test_enlarge_reaches_second_axes_annotations_legend_titles_and_text_on_charts():
     grid = figures.digit_grid_figure(np.zeros((3, 28, 28), np.uint8), np.arange(3))
     grid = show.enlarge(grid, 2.0)
     assert [a.font.size for a in grid.layout.annotations] == [2 * (figures.FONT_SIZE + 1)] * 3
@@ -45,6 +45,13 @@ def test_enlarge_reaches_second_axes_annotations_and_legend_titles():
     assert show.enlarge(rows, 2.0).layout.xaxis2.tickfont.size == 2 * (figures.FONT_SIZE - 2)
     lines = show.enlarge(figures.probability_lines(np.full((28, 10), 0.1), 5), 2.0)
     assert lines.layout.legend.title.font.size == 2 * figures.FONT_SIZE
+    path = inside_figures.path_figure(
+        np.linspace(0, 1, 56).reshape(28, 2), 5, np.eye(10, 2), np.full((28, 10), 0.1), np.zeros(2)
+    )
+    sizes = [t.textfont.size for t in path.data if t.textfont.size]
+    assert [t.textfont.size for t in show.enlarge(path, 2.0).data if t.textfont.size] == [
+        2 * size for size in sizes
+    ]  # the digits and the step numbers written on the map
 
 
 def test_every_figure_offers_only_a_png_download():
