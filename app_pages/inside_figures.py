@@ -61,7 +61,7 @@ def rows_figure(
         "zeroline": True,
         "zerolinecolor": "#888",
         "showgrid": False,
-        **times_ticks(low, limit, most=2 if kind == "row" else 1),
+        **times_ticks(low, limit, most=1),  # two powers of ten crowd at projector sizes
         "tickfont": figures.text(figures.FONT_SIZE - 2),
         "title": {
             "text": f"times less sure<br>without the {kind}",
