@@ -249,13 +249,18 @@ def read_address(params: dict[str, str], views: list[str], cells: dict[str, str]
             problems.append(f"step={step[:10]} (steps go from 1 to {SEQ_LEN})")
     view = params.get("view")
     if view is not None:
-        wanted = view.strip().lower().replace("-", " ").replace("_", " ")
-        names = {short_view(v): v for v in views}
+        wanted = _plain(view)
+        # the short name this page writes, or the label the page shows ("hidden state h_t")
+        names = {_plain(short_view(v)): v for v in views} | {_plain(v): v for v in views}
         if wanted in names:
             address.view = names[wanted]
         else:
             problems.append(f"view={view[:20]} (no such view)")
     return address, problems
+
+
+def _plain(name: str) -> str:
+    return name.strip().lower().replace("-", " ").replace("_", " ")
 
 
 def short_view(view: str) -> str:

@@ -380,6 +380,13 @@ def test_an_address_opens_the_digit_model_step_and_view_it_names(app, val):
     assert app.query_params["present"] == "1"
 
 
+@pytest.mark.parametrize("view", ["cell state", "cell state c_t", "Cell_State_c_t"])
+def test_an_address_may_name_a_view_as_the_page_shows_it(app, val, view):
+    _open(app, model="bundled-lstm", digit=f"sample-{_first(val, 3)}", view=view)
+    assert not app.warning
+    assert app.selectbox(key="state-view-lstm").value == "cell state c_t"
+
+
 def test_a_drawn_digit_travels_in_the_address(app, seven_png):
     _upload(app.run(), seven_png)
     app.slider(key="step_slider").set_value(7).run()
