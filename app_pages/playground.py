@@ -418,9 +418,10 @@ def prediction_view(trace, image: np.ndarray, reading_order: str) -> None:
     )
     if more_ink_than_a_digit(image):
         st.warning(
-            "This holds more ink than any digit the network learned from, so it is probably "
-            'not a digit. The network has no answer for "none of these": it must pick one '
-            "of 0 to 9, and how sure it says it is means little here.",
+            "This holds more ink than any digit the network learned from: a scribble, or a "
+            "digit so small that the brush fills it in (draw it larger). The network has no "
+            'answer for "none of these": it must pick one of 0 to 9, so how sure it says it '
+            "is means little here.",
             icon=":material/gesture:",
         )
     if not show.presenting():  # on a projector the step views need the room
