@@ -54,10 +54,6 @@ def text(size: int = FONT_SIZE) -> dict:
 
 TICKS = [1, 7, 14, 21, 28]  # steps labelled on step axes
 LEGEND_BELOW = {"orientation": "h", "y": -0.25, "x": 0}
-# Inside the plot, lower right: where accuracy curves never are once they have climbed (a
-# legend below the axis ran into its title once presentation mode enlarged the fonts).
-LEGEND_LOWER_RIGHT = {"x": 0.99, "xanchor": "right", "y": 0.03, "yanchor": "bottom"}
-LEGEND_LOWER_RIGHT["bgcolor"] = "rgba(255, 255, 255, 0.85)"
 
 
 def axis(title: str | None = None, **settings) -> dict:
@@ -405,7 +401,7 @@ def accuracy_figure(
         layout(
             "Accuracy (higher is better)",
             340,
-            legend=LEGEND_LOWER_RIGHT,
+            legend=LEGEND_BELOW,
             xaxis=epoch_axis(epochs),
             yaxis=axis("accuracy", range=[0, 1.02], tickformat=".0%"),
         ),

@@ -91,8 +91,11 @@ def enlarge(fig: go.Figure, factor: float, scale_height: bool = True) -> go.Figu
 
     layout["font"] = layout.get("font", {}) | {"size": round(base * factor)}
     grow(layout.get("title", {}).get("font"))
-    grow(layout.get("legend", {}).get("font"))
-    grow(layout.get("legend", {}).get("title", {}).get("font"))
+    legend = layout.get("legend", {})
+    grow(legend.get("font"))
+    if legend.get("y", 1) < 0:  # below the plot: make room for the axis's larger text above it
+        legend["y"] = legend["y"] * factor
+    grow(legend.get("title", {}).get("font"))
     for key, axis in layout.items():
         if AXIS.fullmatch(key):
             grow(axis.get("tickfont"))

@@ -228,11 +228,3 @@ def test_step_axes_say_what_a_step_reads(order, title):
     assert figures.probability_lines(probabilities, 3, order).layout.xaxis.title.text == title
     heatmap = figures.state_heatmap(np.zeros((28, 4), np.float32), 3, reading_order=order)
     assert heatmap.layout.yaxis.title.text == title
-
-
-def test_the_accuracy_legend_sits_inside_the_plot_clear_of_the_axis_title():
-    epoch = np.linspace(0, 1, 5)
-    fig = figures.accuracy_figure(epoch, epoch, epoch, epoch[1:], epoch[1:], 1)
-    legend = fig.layout.legend
-    assert 0 <= legend.y <= 1 and 0 <= legend.x <= 1  # in paper units: inside the plot area
-    assert (legend.xanchor, legend.yanchor) == ("right", "bottom")

@@ -43,6 +43,10 @@ def test_enlarge_reaches_second_axes_annotations_legend_titles_and_text_on_chart
     drops = np.linspace(-1, 3, 28)
     rows = inside_figures.rows_figure(np.zeros((28, 28)), 3, "rows", 1, drops, drops, np.ones(28))
     assert show.enlarge(rows, 2.0).layout.xaxis2.tickfont.size == 2 * (figures.FONT_SIZE - 2)
+    epochs = np.linspace(0, 1, 5)
+    accuracy = figures.accuracy_figure(epochs, epochs, epochs, epochs, epochs)
+    below = accuracy.layout.legend.y
+    assert below < 0 and show.enlarge(accuracy, 2.0).layout.legend.y == 2 * below
     lines = show.enlarge(figures.probability_lines(np.full((28, 10), 0.1), 5), 2.0)
     assert lines.layout.legend.title.font.size == 2 * figures.FONT_SIZE
     path = inside_figures.path_figure(
