@@ -7,7 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.harness import open_app_page, plotly_chart, set_number
+from app_pages.figures import TITLE_SIZE
+from tests.e2e.harness import CURRENT_CHARTS, open_app_page, plotly_chart, set_number
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +28,10 @@ _WORST_CELL = """el => {
     }
     return best;
 }"""
+# the matrix drawn again, in presentation mode's larger text, with its click markers
+_MATRIX_ENLARGED = f"""() => [...document.querySelectorAll("{CURRENT_CHARTS}")].some(
+    (el) => (el.querySelector(".gtitle")?.textContent ?? "").includes("{CONFUSION}")
+        && el._fullData?.length > 1 && el._fullLayout.title.font.size > {TITLE_SIZE})"""
 # where a point of the matrix (in cells) is on the page, from plotly's own axes
 _CELL_POINT = """(el, [x, y]) => {
     const box = el.getBoundingClientRect(), xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis;
@@ -65,8 +70,8 @@ def test_gradients_grow_live_and_a_clicked_cell_opens_a_digit_in_the_playground(
     # a click near a corner of the cell with most mistakes lists its digits, also when
     # presentation mode has made the cells larger than plotly's reach around a point
     page.get_by_text("Presentation mode").first.click()
+    page.wait_for_function(_MATRIX_ENLARGED, timeout=UPDATE_MS, polling=200)
     matrix = plotly_chart(page, CONFUSION)
-    expect(matrix).to_be_visible(timeout=UPDATE_MS)
     true, read_as, count = matrix.evaluate(_WORST_CELL)
     assert count > 0
     matrix.scroll_into_view_if_needed()
