@@ -180,8 +180,12 @@ def input_spec(image: np.ndarray, step: int, reading_order: str = "rows") -> tup
         scaleanchor="y",
         constrain="domain",
     )
+    # The image stays square: in a figure taller than wide its rows close up at the top, level
+    # with the heatmap beside it (under the columns' bars: at the bottom, next to them).
+    rows = step_axis("row") | {"constrain": "domain"}
+    rows["constraintoward"] = "top" if kind == "row" else "bottom"
     title = f"What the network reads: {kind} {at} at step {step}"
-    return [pixels], layout(title, 400, shapes=[box], xaxis=columns, yaxis=step_axis("row"))
+    return [pixels], layout(title, 400, shapes=[box], xaxis=columns, yaxis=rows)
 
 
 def input_figure(image: np.ndarray, step: int, reading_order: str = "rows") -> go.Figure:

@@ -544,8 +544,8 @@ def rows_view(reading: Reading, step: int) -> None:
         importance.probability_drop,
         importance.answers,
     )
-    # its height stays: a taller figure would shrink the square image, not the bars beside it
-    show.chart(fig, key="input_figure", scale_height=False)
+    # it grows in presentation mode like the heatmap beside it, so their rows stay level
+    show.chart(fig, key="input_figure")
     where = "beside" if kind == "row" else "under"
     st.caption(
         f"The network gets the picture {HOW_IT_READS[order]}; the highlighted band is what "
