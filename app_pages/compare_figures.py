@@ -10,7 +10,15 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from app_pages.figures import LEGEND_BELOW, axis, epoch_axis, figure, layout, line_trace
+from app_pages.figures import (
+    LEGEND_BELOW,
+    axis,
+    epoch_axis,
+    figure,
+    layout,
+    line_trace,
+    loss_axis,
+)
 
 CELL_COLOURS = {  # the Okabe-Ito palette, which colour-blind readers can tell apart
     "Vanilla RNN (tanh)": "#D55E00",  # vermillion
@@ -56,7 +64,7 @@ def compare_loss_figure(runs: list[Curves], epochs: float | None = None) -> go.F
             380,
             legend=LEGEND_BELOW,
             xaxis=epoch_axis(epochs),
-            yaxis=axis("loss (cross-entropy)", rangemode="tozero"),
+            yaxis=loss_axis(),
         ),
     )
 

@@ -352,6 +352,11 @@ def epoch_axis(epochs: float | None, **settings) -> dict:
     return axis("epoch", rangemode="tozero", **settings)
 
 
+def loss_axis() -> dict:
+    """The y axis of loss curves, from 0 up."""
+    return axis("loss (cross-entropy)", rangemode="tozero")
+
+
 def _raw_and_trend(epoch, raw, trend, name: str, hover: str) -> list[dict]:
     """The jumpy values faintly, their trend boldly, in the same colour."""
     raw_line = line_trace(
@@ -373,7 +378,7 @@ def loss_figure(
             340,
             showlegend=False,
             xaxis=epoch_axis(epochs),
-            yaxis=axis("loss (cross-entropy)", rangemode="tozero"),
+            yaxis=loss_axis(),
         ),
     )
 
